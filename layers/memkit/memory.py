@@ -1,0 +1,417 @@
+"""``Memory``: the agent-facing API. It composes a memory store with the optional parts
+(job queue, vector store, embedder) according to one agent's ``MemoryConfig``.
+
+A request reads as a straight line: the HTTP handler parses input and calls one method here;
+this class calls the store (and, after a write, enqueues follow-up jobs). Nothing here knows
+which backend it talks to.
+
+    from memkit import Memory
+
+    memory = Memory("file:./memkit.db", config={"lastMessages": 10})
+    thread = memory.create_thread(resource_id="user-1", title="Trip planning")
+    memory.save_messages([{"id": "m1", "threadId": thread.id, "resourceId": "user-1",
+                           "role": "user", "content": "I love Lisbon",
+                           "createdAt": "2025-01-01T00:00:00.000Z"}])
+    recent = memory.recall(thread_id=thread.id, resource_id="user-1")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from memkit.agents import MemoryConfig
+from memkit.errors import ForbiddenError, NotFoundError, ValidationError
+from memkit.models import (
+    CloneThreadInput,
+    CloneThreadResult,
+    ListMessagesInput,
+    ListThreadsInput,
+    Message,
+    MessagePage,
+    MessageUpdate,
+    Resource,
+    Thread,
+    ThreadPage,
+    deep_merge,
+    parse_model,
+    utc_now,
+    validate_id,
+    validate_metadata_keys,
+)
+from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage
+
+if TYPE_CHECKING:
+    from memkit.embedders.base import Embedder
+    from memkit.jobs.base import JobQueue
+    from memkit.vector.base import VectorStore
+
+logger = logging.getLogger("memkit.memory")
+
+
+@dataclass
+class WorkingMemoryView:
+    working_memory: str | None
+    source: str  # "resource" | "thread"
+    template_format: str  # "markdown" | "json"
+    template: str | None
+    thread_exists: bool
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "workingMemory": self.working_memory,
+            "source": self.source,
+            "workingMemoryTemplate": (
+                {"format": self.template_format, "content": self.template}
+                if self.template is not None
+                else None
+            ),
+            "threadExists": self.thread_exists,
+        }
+
+
+@dataclass
+class RecallResult:
+    """What an agent turn reads: the recent window plus semantically recalled messages."""
+
+    messages: list[Message]
+    # Recalled from other threads of the same resource, presented apart ("remembered from
+    # another conversation"): [{"threadId", "threadTitle", "messages": [...]}]
+    other_threads: list[dict[str, Any]] = field(default_factory=list)
+    # Set when semantic recall was configured but could not run (fail-open, visible to caller).
+    recall_warning: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "messages": [m.to_wire() for m in self.messages],
+            "otherThreads": [
+                {
+                    "threadId": group["threadId"],
+                    "threadTitle": group.get("threadTitle"),
+                    "messages": [m.to_wire() for m in group["messages"]],
+                }
+                for group in self.other_threads
+            ],
+            "recallWarning": self.recall_warning,
+        }
+
+
+class Memory:
+    def __init__(
+        self,
+        storage: MemoryStorage | str | None = None,
+        *,
+        config: MemoryConfig | Mapping[str, Any] | None = None,
+        agent_id: str = "default",
+        jobs: "JobQueue | None" = None,
+        vector: "VectorStore | None" = None,
+        embedder: "Embedder | None" = None,
+        indexing: str = "async",
+    ):
+        if storage is None or isinstance(storage, str):
+            from memkit.storage.factory import create_memory_storage
+
+            storage = create_memory_storage(storage or "file:./memkit.db")
+        self.storage = storage
+        self.config = (
+            config
+            if isinstance(config, MemoryConfig)
+            else parse_model(MemoryConfig, dict(config or {}), what="memory config")
+        )
+        self.agent_id = agent_id
+        self.jobs = jobs
+        self.vector = vector
+        self.embedder = embedder
+        self.indexing = self.config.indexing or indexing
+
+    # ------------------------------------------------------------ guards
+
+    def _writable(self) -> None:
+        if self.config.read_only:
+            raise ForbiddenError(f"Memory of agent {self.agent_id} is read-only")
+
+    @property
+    def recall_enabled(self) -> bool:
+        return bool(self.config.semantic_recall) and self.vector is not None and self.embedder is not None
+
+    # ------------------------------------------------------------ threads
+
+    def create_thread(
+        self,
+        *,
+        resource_id: str,
+        thread_id: str | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Thread:
+        self._writable()
+        now = utc_now()
+        thread = parse_model(
+            Thread,
+            {
+                "id": thread_id or str(uuid.uuid4()),
+                "resourceId": resource_id,
+                "title": title,
+                "metadata": metadata,
+                "createdAt": now,
+                "updatedAt": now,
+            },
+            what="thread",
+        )
+        return self.storage.save_thread(thread)
+
+    def get_thread(self, thread_id: str, resource_id: str | None = None) -> Thread | None:
+        validate_id(thread_id, "threadId")
+        return self.storage.get_thread(thread_id, resource_id)
+
+    def require_thread(self, thread_id: str, resource_id: str | None = None) -> Thread:
+        thread = self.get_thread(thread_id, resource_id)
+        if thread is None:
+            raise NotFoundError("Thread not found")
+        return thread
+
+    def list_threads(self, **kwargs: Any) -> ThreadPage:
+        return self.storage.list_threads(ListThreadsInput.build(**kwargs))
+
+    def update_thread(
+        self,
+        thread_id: str,
+        *,
+        title: str | None = UNSET,
+        metadata: dict[str, Any] | None = None,
+        resource_id: str | None = None,
+    ) -> Thread:
+        self._writable()
+        validate_id(thread_id, "threadId")
+        validate_metadata_keys(metadata)
+        return self.storage.update_thread(thread_id, title=title, metadata=metadata, resource_id=resource_id)
+
+    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
+        self._writable()
+        thread = self.require_thread(thread_id, resource_id)
+        self.storage.delete_thread(thread_id, thread.resource_id)
+        self._forget_vectors(thread.resource_id, thread_ids=[thread_id])
+
+    def clone_thread(self, request: CloneThreadInput | Mapping[str, Any]) -> CloneThreadResult:
+        self._writable()
+        if not isinstance(request, CloneThreadInput):
+            request = parse_model(CloneThreadInput, dict(request), what="clone")
+        result = self.storage.clone_thread(request)
+        self._after_save(result.cloned_messages)
+        return result
+
+    # ------------------------------------------------------------ messages
+
+    def save_messages(self, messages: Sequence[Message | Mapping[str, Any]]) -> list[Message]:
+        self._writable()
+        parsed = [
+            m if isinstance(m, Message) else parse_model(Message, dict(m), what=f"messages[{i}]")
+            for i, m in enumerate(messages)
+        ]
+        if not parsed:
+            return []
+        saved = self.storage.save_messages(parsed)
+        self._after_save(saved)
+        return saved
+
+    def list_messages(self, **kwargs: Any) -> MessagePage:
+        return self.storage.list_messages(ListMessagesInput.build(**kwargs))
+
+    def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]:
+        return self.storage.list_messages_by_id(list(message_ids))
+
+    def update_messages(self, updates: Sequence[MessageUpdate | Mapping[str, Any]]) -> list[Message]:
+        self._writable()
+        parsed = [
+            u if isinstance(u, MessageUpdate) else parse_model(MessageUpdate, dict(u), what=f"messages[{i}]")
+            for i, u in enumerate(updates)
+        ]
+        updated = self.storage.update_messages(parsed)
+        self._after_save(updated, titles=False)
+        return updated
+
+    def delete_messages(self, message_ids: Sequence[str]) -> int:
+        """Deletes what exists among ``message_ids``; returns how many existed."""
+        self._writable()
+        existing = self.storage.list_messages_by_id(list(message_ids))
+        self.storage.delete_messages(list(message_ids))
+        by_resource: dict[str, list[str]] = {}
+        for message in existing:
+            by_resource.setdefault(message.resource_id, []).append(message.id)
+        for resource_id, ids in by_resource.items():
+            self._forget_vectors(resource_id, message_ids=ids)
+        return len(existing)
+
+    def recall(
+        self,
+        *,
+        thread_id: str,
+        resource_id: str | None = None,
+        last_messages: int | None = None,
+        query: str | None = None,
+    ) -> RecallResult:
+        """The context of an agent turn: the last ``lastMessages`` messages (oldest first) and,
+        when semantic recall is configured, the relevant older messages."""
+        window = self.config.last_messages if last_messages is None else last_messages
+        if window is False:
+            page = MessagePage(messages=[], total=0, page=0, per_page=0, has_more=False)
+        else:
+            page = self.storage.list_messages(
+                ListMessagesInput.build(
+                    thread_id=thread_id,
+                    resource_id=resource_id,
+                    per_page=window,
+                    order_by={"field": "createdAt", "direction": "DESC"},
+                )
+            )
+        recent = list(reversed(page.messages))
+        result = RecallResult(messages=recent)
+        if self.config.semantic_recall:
+            from memkit.recall.semantic import add_semantic_recall
+
+            add_semantic_recall(self, result, thread_id=thread_id, resource_id=resource_id, query=query)
+        return result
+
+    # ------------------------------------------------------------ resources and working memory
+
+    def get_resource(self, resource_id: str) -> Resource | None:
+        validate_id(resource_id, "resourceId")
+        return self.storage.get_resource(resource_id)
+
+    def update_resource(
+        self, resource_id: str, *, working_memory: str | None = UNSET, metadata: dict[str, Any] | None = None
+    ) -> Resource:
+        self._writable()
+        validate_id(resource_id, "resourceId")
+        validate_metadata_keys(metadata)
+        return self.storage.update_resource(resource_id, working_memory=working_memory, metadata=metadata)
+
+    def erase_resource(self, resource_id: str) -> list[str]:
+        """Right to erasure: the resource, its threads, messages, vectors."""
+        self._writable()
+        validate_id(resource_id, "resourceId")
+        thread_ids = self.storage.delete_resource(resource_id)
+        self._forget_vectors(resource_id, whole_resource=True)
+        return thread_ids
+
+    def get_working_memory(self, *, thread_id: str, resource_id: str | None = None) -> WorkingMemoryView:
+        wm = self.config.working_memory
+        thread = self.get_thread(thread_id, resource_id)
+        owner = resource_id or (thread.resource_id if thread else None)
+        if wm.scope == "thread":
+            value = (thread.metadata or {}).get("workingMemory") if thread else None
+        else:
+            resource = self.storage.get_resource(owner) if owner else None
+            value = resource.working_memory if resource else None
+        if value is not None and not isinstance(value, str):
+            value = json.dumps(value)
+        template = json.dumps(wm.schema_) if wm.format == "json" else wm.effective_template
+        return WorkingMemoryView(
+            working_memory=value,
+            source=wm.scope,
+            template_format=wm.format,
+            template=template if wm.enabled else None,
+            thread_exists=thread is not None,
+        )
+
+    def update_working_memory(
+        self, *, thread_id: str, resource_id: str | None = None, working_memory: str | dict[str, Any]
+    ) -> None:
+        self._writable()
+        wm = self.config.working_memory
+        thread = self.get_thread(thread_id, resource_id)
+        owner = resource_id or (thread.resource_id if thread else None)
+        if wm.scope == "thread" and thread is None:
+            raise NotFoundError("Thread not found")
+        if owner is None:
+            raise ValidationError("resourceId is required when the thread does not exist", field="resourceId")
+        if wm.format == "json":
+            working_memory = self._merged_json_working_memory(wm.scope, thread, owner, working_memory)
+        elif not isinstance(working_memory, str):
+            raise ValidationError("workingMemory must be a string (markdown template)", field="workingMemory")
+        if wm.scope == "thread":
+            self.storage.update_thread(thread_id, metadata={"workingMemory": working_memory}, resource_id=owner)
+        else:
+            self.storage.update_resource(owner, working_memory=working_memory)
+
+    def _merged_json_working_memory(
+        self, scope: str, thread: Thread | None, owner: str, update: str | dict[str, Any]
+    ) -> str:
+        if isinstance(update, str):
+            try:
+                update = json.loads(update)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(f"workingMemory must be JSON for a schema agent: {exc}", field="workingMemory") from None
+        if not isinstance(update, dict):
+            raise ValidationError("workingMemory must be a JSON object for a schema agent", field="workingMemory")
+        if scope == "thread":
+            current_raw = (thread.metadata or {}).get("workingMemory") if thread else None
+        else:
+            resource = self.storage.get_resource(owner)
+            current_raw = resource.working_memory if resource else None
+        current: dict[str, Any] = {}
+        if isinstance(current_raw, str) and current_raw.strip():
+            try:
+                loaded = json.loads(current_raw)
+                current = loaded if isinstance(loaded, dict) else {}
+            except json.JSONDecodeError:
+                # A markdown value left from before the agent switched to a schema: start over.
+                current = {}
+        return json.dumps(deep_merge(current, update), ensure_ascii=False)
+
+    # ------------------------------------------------------------ follow-up work
+
+    def _after_save(self, messages: Sequence[Message], *, titles: bool = True) -> None:
+        if not messages or self.config.read_only:
+            return
+        if titles and self.config.title_config is not None:
+            self._request_titles(messages)
+        if self.recall_enabled:
+            from memkit.recall.indexing import request_indexing
+
+            request_indexing(self, messages)
+
+    def _request_titles(self, messages: Sequence[Message]) -> None:
+        from memkit.jobs.types import GenerateTitleJob
+
+        seen: set[str] = set()
+        for message in messages:
+            if message.thread_id in seen:
+                continue
+            seen.add(message.thread_id)
+            thread = self.storage.get_thread(message.thread_id)
+            if thread is None or (thread.title or "") not in DEFAULT_TITLES:
+                continue
+            # The claim makes racing saves enqueue one job between them.
+            if not self.storage.claim_thread_task(thread.id, "title"):
+                continue
+            job = GenerateTitleJob(agent_id=self.agent_id, thread_id=thread.id, resource_id=thread.resource_id)
+            if self.jobs is None:
+                from memkit.jobs.handlers import run_job_inline
+
+                run_job_inline(self, job.to_message())
+            else:
+                self.jobs.enqueue(job.to_message())
+
+    def _forget_vectors(
+        self,
+        resource_id: str,
+        *,
+        message_ids: list[str] | None = None,
+        thread_ids: list[str] | None = None,
+        whole_resource: bool = False,
+    ) -> None:
+        if self.vector is None:
+            return
+        from memkit.recall.indexing import forget_vectors
+
+        forget_vectors(
+            self,
+            resource_id,
+            message_ids=message_ids,
+            thread_ids=thread_ids,
+            whole_resource=whole_resource,
+        )

@@ -1,0 +1,101 @@
+"""The graph of adapters for one process (one Lambda container, one ``make run`` server).
+
+``Runtime`` is built once from ``Settings`` and the agent registry, and hands out a ``Memory``
+per agent. Clients and connections are created lazily on first use and then reused, so a
+cold start pays only for what the first request touches (STYLE: cold start is a feature).
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from memkit.agents import AgentRegistry
+from memkit.memory import Memory
+from memkit.settings import Settings, get_settings
+from memkit.storage.base import MemoryStorage
+
+if TYPE_CHECKING:
+    from memkit.embedders.base import Embedder
+    from memkit.jobs.base import JobQueue
+    from memkit.vector.base import VectorStore
+
+
+class Runtime:
+    def __init__(self, settings: Settings | None = None, registry: AgentRegistry | None = None):
+        self.settings = settings or get_settings()
+        self.registry = registry or AgentRegistry.from_file(self.settings.config_path)
+        self._lock = threading.Lock()
+        self._stores: dict[str, MemoryStorage] = {}
+        self._memories: dict[str, Memory] = {}
+
+    # ------------------------------------------------------------ adapters
+
+    def storage(self, url: str | None = None) -> MemoryStorage:
+        """The store for ``url`` (default: the instance-level MEMKIT_STORAGE_URL), wrapped in the
+        cache when one is configured. One instance per URL per process."""
+        url = url or self.settings.storage_url
+        with self._lock:
+            store = self._stores.get(url)
+            if store is None:
+                from memkit.storage.factory import create_memory_storage
+
+                store = create_memory_storage(url, create_tables=self.settings.create_tables)
+                if self.settings.cache != "none":
+                    from memkit.cache.factory import wrap_with_cache
+
+                    store = wrap_with_cache(store, self.settings, self.registry)
+                self._stores[url] = store
+            return store
+
+    @cached_property
+    def jobs(self) -> "JobQueue":
+        from memkit.jobs.factory import create_job_queue
+
+        return create_job_queue(self.settings, self)
+
+    @cached_property
+    def embedder(self) -> "Embedder | None":
+        if self.settings.vector_url == "none":
+            return None
+        from memkit.embedders.factory import create_embedder
+
+        return create_embedder(self.settings)
+
+    @cached_property
+    def vector(self) -> "VectorStore | None":
+        if self.settings.vector_url == "none":
+            return None
+        from memkit.vector.factory import create_vector_store
+
+        return create_vector_store(self.settings, self)
+
+    # ------------------------------------------------------------ memories
+
+    def memory(self, agent_id: str | None = None) -> Memory:
+        config = self.registry.get(agent_id)
+        key = agent_id if agent_id not in (None, "", "undefined") else AgentRegistry.DEFAULT_AGENT
+        memory = self._memories.get(key)
+        if memory is None:
+            recall = bool(config.semantic_recall)
+            memory = Memory(
+                self.storage(config.storage_url),
+                config=config,
+                agent_id=key,
+                jobs=self.jobs,
+                vector=self.vector if recall else None,
+                embedder=self.embedder if recall else None,
+                indexing=self.settings.indexing,
+            )
+            self._memories[key] = memory
+        return memory
+
+    def describe(self) -> dict[str, Any]:
+        return {"settings": self.settings.describe(), "agents": self.registry.ids()}
+
+    def close(self) -> None:
+        if "jobs" in self.__dict__:
+            self.jobs.close(drain=True)
+        for store in self._stores.values():
+            store.close()

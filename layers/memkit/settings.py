@@ -1,0 +1,178 @@
+"""Typed settings, read once from the environment.
+
+Handlers and adapters never read ``os.environ`` themselves: ``Settings.from_env()`` is called
+once per container (``get_settings()`` caches it) and the result builds the graph of adapters.
+Backends are chosen by URL-like values (``file:./memkit.db``, ``dynamodb://table``,
+``pinecone://host``...). AWS endpoints, region and credentials are *not* here: boto3/botocore
+read the standard variables (``AWS_ENDPOINT_URL_DYNAMODB``, ``AWS_ENDPOINT_URL_SQS``,
+``AWS_REGION``...) themselves, so the same code runs against local services and AWS.
+
+Secrets are given either directly (local) or as a reference resolved through Powertools
+Parameters: ``ssm:/path/to/param`` or ``secretsmanager:<name-or-arn>``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from typing import Mapping
+
+from memkit.errors import ConfigurationError
+
+AUTH_MODES = ("none", "api-key", "jwt")
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"expected a boolean (1/0/true/false), got {value!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def in_lambda(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    # storage
+    storage_url: str = "file:./memkit.db"
+    create_tables: bool = True
+    config_path: str | None = None  # memkit.toml with the agent registry
+
+    # HTTP API
+    auth_mode: str = "none"
+    auth_force_none: bool = False
+    api_key: str | None = None  # direct value (local) or ssm:/secretsmanager: reference
+    jwt_resource_claim: str = "sub"
+    max_body_bytes: int = 5 * 1024 * 1024
+    tracing: bool = False
+
+    # cache
+    cache: str = "none"  # none | upstash | upstash-local
+    upstash_url: str | None = None
+    upstash_token: str | None = None  # direct value or reference
+    cache_timeout_seconds: float = 0.5
+
+    # jobs
+    jobs: str = "inprocess"  # inprocess | sqs
+    queue_url: str | None = None
+
+    # semantic recall
+    vector_url: str = "none"  # none | file:<path> (same libSQL file) | pinecone://<index-host>
+    pinecone_api_key: str | None = None  # direct value or reference
+    embedder: str = "local"  # local | openai/<model> | bedrock/<model-id>
+    embedding_dimension: int = 256
+    indexing: str = "async"  # async | sync
+
+    # LLM / OpenAI-compatible endpoints
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None  # direct value or reference
+    default_title_model: str = "local"
+
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        lambda_runtime = in_lambda(env)
+        queue_url = env.get("MEMKIT_QUEUE_URL") or None
+        settings = cls(
+            storage_url=env.get("MEMKIT_STORAGE_URL") or "file:./memkit.db",
+            # In AWS the table comes from template.yaml; creating it at runtime would need
+            # dynamodb:CreateTable on the function role, which least privilege forbids.
+            create_tables=_flag(env.get("MEMKIT_CREATE_TABLES"), not lambda_runtime),
+            config_path=env.get("MEMKIT_CONFIG") or None,
+            auth_mode=(env.get("MEMKIT_AUTH") or "none").strip().lower(),
+            auth_force_none=_flag(env.get("MEMKIT_AUTH_FORCE_NONE"), False),
+            api_key=env.get("MEMKIT_API_KEY") or None,
+            jwt_resource_claim=env.get("MEMKIT_JWT_RESOURCE_CLAIM") or "sub",
+            max_body_bytes=_int(env, "MEMKIT_MAX_BODY_BYTES", 5 * 1024 * 1024),
+            tracing=_flag(env.get("MEMKIT_TRACING"), False),
+            cache=(env.get("MEMKIT_CACHE") or "none").strip().lower(),
+            upstash_url=env.get("UPSTASH_REDIS_REST_URL") or None,
+            upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or None,
+            cache_timeout_seconds=float(env.get("MEMKIT_CACHE_TIMEOUT_SECONDS") or 0.5),
+            jobs=(env.get("MEMKIT_JOBS") or ("sqs" if queue_url else "inprocess")).strip().lower(),
+            queue_url=queue_url,
+            vector_url=env.get("MEMKIT_VECTOR_URL") or "none",
+            pinecone_api_key=env.get("PINECONE_API_KEY") or None,
+            embedder=env.get("MEMKIT_EMBEDDER") or "local",
+            embedding_dimension=_int(env, "MEMKIT_EMBEDDING_DIMENSION", 256),
+            indexing=(env.get("MEMKIT_INDEXING") or "async").strip().lower(),
+            openai_base_url=env.get("MEMKIT_OPENAI_BASE_URL") or None,
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            default_title_model=env.get("MEMKIT_TITLE_MODEL") or "local",
+        )
+        settings.validate(lambda_runtime=lambda_runtime)
+        return settings
+
+    def validate(self, *, lambda_runtime: bool = False) -> None:
+        if self.auth_mode not in AUTH_MODES:
+            raise ConfigurationError(f"MEMKIT_AUTH must be one of {AUTH_MODES}, got {self.auth_mode!r}")
+        if self.auth_mode == "none" and lambda_runtime and not self.auth_force_none:
+            raise ConfigurationError(
+                "MEMKIT_AUTH=none refuses to run inside Lambda; use api-key or jwt, "
+                "or set MEMKIT_AUTH_FORCE_NONE=1 if something in front of the API authenticates"
+            )
+        if self.auth_mode == "api-key" and not self.api_key:
+            raise ConfigurationError("MEMKIT_AUTH=api-key needs MEMKIT_API_KEY (a value or ssm:/secretsmanager: reference)")
+        if self.cache not in ("none", "upstash", "upstash-local"):
+            raise ConfigurationError(f"MEMKIT_CACHE must be none, upstash or upstash-local, got {self.cache!r}")
+        if self.cache != "none" and not (self.upstash_url and self.upstash_token):
+            raise ConfigurationError("MEMKIT_CACHE=upstash needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN")
+        if self.jobs not in ("inprocess", "sqs"):
+            raise ConfigurationError(f"MEMKIT_JOBS must be inprocess or sqs, got {self.jobs!r}")
+        if self.jobs == "sqs" and not self.queue_url:
+            raise ConfigurationError("MEMKIT_JOBS=sqs needs MEMKIT_QUEUE_URL")
+        if self.indexing not in ("async", "sync"):
+            raise ConfigurationError(f"MEMKIT_INDEXING must be async or sync, got {self.indexing!r}")
+        if self.embedding_dimension <= 0:
+            raise ConfigurationError("MEMKIT_EMBEDDING_DIMENSION must be positive")
+
+    def describe(self) -> dict[str, object]:
+        """Settings without secret values, for logs and /api/memory/status."""
+        secret = {"api_key", "upstash_token", "pinecone_api_key", "openai_api_key"}
+        return {
+            f.name: ("***" if f.name in secret and getattr(self, f.name) else getattr(self, f.name))
+            for f in fields(self)
+            if f.name != "extra"
+        }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()
+
+
+def resolve_secret(value: str | None) -> str | None:
+    """A direct value, or ``ssm:/name`` / ``secretsmanager:name`` fetched (and cached for
+    5 minutes) through Powertools Parameters. Imported lazily: only deployments that use
+    references pay for it."""
+    if value is None:
+        return None
+    if value.startswith("ssm:"):
+        from aws_lambda_powertools.utilities import parameters
+
+        return parameters.get_parameter(value[len("ssm:") :], decrypt=True, max_age=300)
+    if value.startswith("secretsmanager:"):
+        from aws_lambda_powertools.utilities import parameters
+
+        return parameters.get_secret(value[len("secretsmanager:") :], max_age=300)
+    return value

@@ -1,0 +1,1 @@
+"""Storage domains (memory, workflows, scores, observability) and their adapters."""

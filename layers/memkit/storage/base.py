@@ -1,0 +1,158 @@
+"""The memory storage port: threads, messages and resources.
+
+Every adapter (``libsql.py``, ``dynamodb.py``, the cache decorator) implements this class and
+passes the one conformance suite in ``tests/conformance``. The port is synchronous: the
+backends' SDKs are synchronous, and the ASGI layer runs calls in its thread pool.
+
+Semantics follow ``memory-contract.md``; the points every adapter must get right are in the
+docstrings below, so an adapter author does not have to re-derive them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+from memkit.models import (
+    CloneThreadInput,
+    CloneThreadResult,
+    ListMessagesByResourceInput,
+    ListMessagesInput,
+    ListThreadsInput,
+    Message,
+    MessagePage,
+    MessageUpdate,
+    Resource,
+    Thread,
+    ThreadPage,
+)
+
+# Sentinel: "argument not given", distinct from an explicit None (which clears a value).
+UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET", "__bool__": lambda self: False})()
+
+# Titles that title generation may replace (a thread "without a title").
+DEFAULT_TITLES = frozenset({"", "New Thread", "New thread", "Untitled"})
+
+
+class MemoryStorage(ABC):
+    """Port for the memory domain."""
+
+    #: short backend name reported by /api/memory/status ("libsql", "dynamodb", ...)
+    name: str = "abstract"
+
+    # ------------------------------------------------------------ threads
+
+    @abstractmethod
+    def get_thread(self, thread_id: str, resource_id: str | None = None) -> Thread | None:
+        """The thread, or None if unknown. With ``resource_id``, a thread owned by another
+        resource raises ``OwnershipError`` (exact contract message)."""
+
+    @abstractmethod
+    def save_thread(self, thread: Thread) -> Thread:
+        """Create or overwrite a thread (title, metadata, timestamps as given).
+        An existing thread keeps its owner: a different ``resource_id`` raises ``OwnershipError``."""
+
+    @abstractmethod
+    def update_thread(
+        self,
+        thread_id: str,
+        *,
+        title: str | None = UNSET,
+        metadata: dict[str, Any] | None = None,
+        resource_id: str | None = None,
+    ) -> Thread:
+        """Set the title (if given) and shallow-merge ``metadata`` into the thread's metadata;
+        bumps ``updated_at``. Unknown thread: ``NotFoundError``. ``resource_id`` is an
+        ownership check, never a move."""
+
+    @abstractmethod
+    def set_title_if_untitled(self, thread_id: str, title: str) -> bool:
+        """Conditional write for title generation: set ``title`` only if the thread's title is
+        unset or one of ``DEFAULT_TITLES``. Returns whether it wrote. A missing thread returns
+        False (it was deleted meanwhile). Must be atomic against a concurrent user rename."""
+
+    @abstractmethod
+    def claim_thread_task(self, thread_id: str, task: str) -> bool:
+        """Atomically record that one-off ``task`` (e.g. ``"title"``) was started for the thread.
+        True for exactly one caller, however many race; False afterwards or if the thread is
+        missing. Lets racing saves enqueue a single title job. (libSQL: one conditional
+        UPDATE/INSERT; DynamoDB: one UpdateItem with ``attribute_not_exists`` on the claim.)
+        Claims are not part of the Thread shape and never show in thread metadata."""
+
+    @abstractmethod
+    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
+        """Remove the thread and all its messages. Unknown id is a no-op."""
+
+    @abstractmethod
+    def list_threads(self, query: ListThreadsInput) -> ThreadPage:
+        """Threads filtered by resource and metadata (AND of equalities), ordered with ties
+        broken by id, paginated."""
+
+    # ------------------------------------------------------------ messages
+
+    @abstractmethod
+    def save_messages(self, messages: Sequence[Message]) -> list[Message]:
+        """All or nothing. Every thread named must exist (``NotFoundError`` otherwise).
+        Re-saving an id updates it; an id living in another thread moves there. Bumps each
+        touched thread's ``updated_at`` and ``last_message_at`` (never backwards).
+        Returns the saved messages in input order."""
+
+    @abstractmethod
+    def list_messages(self, query: ListMessagesInput) -> MessagePage:
+        """A page of the thread(s)' messages plus ``include`` windows (deduplicated by id,
+        ordered like the page; includes never cross ``query.resource_id`` when it is set).
+        With ``query.resource_id`` set, a thread owned by another resource raises
+        ``OwnershipError``; messages of other resources inside the thread are filtered out."""
+
+    @abstractmethod
+    def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]:
+        """The messages that exist among ``message_ids``, across threads, sorted by createdAt."""
+
+    @abstractmethod
+    def list_messages_by_resource_id(self, query: ListMessagesByResourceInput) -> MessagePage:
+        """All of a resource's messages across its threads, paginated and filtered."""
+
+    @abstractmethod
+    def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
+        """Partial updates by id. ``content.metadata`` deep-merges; other given content fields
+        (``content``, ``parts``, ...) replace. A changed ``thread_id`` moves the message and bumps
+        both threads. Unknown ids are ignored. Returns the updated messages."""
+
+    @abstractmethod
+    def delete_messages(self, message_ids: Sequence[str]) -> None:
+        """Delete by id; empty lists and unknown ids are fine. Bumps affected threads."""
+
+    # ------------------------------------------------------------ resources
+
+    @abstractmethod
+    def get_resource(self, resource_id: str) -> Resource | None: ...
+
+    @abstractmethod
+    def save_resource(self, resource: Resource) -> Resource: ...
+
+    @abstractmethod
+    def update_resource(
+        self,
+        resource_id: str,
+        *,
+        working_memory: str | None = UNSET,
+        metadata: dict[str, Any] | None = None,
+    ) -> Resource:
+        """Upsert: sets working memory if given, shallow-merges metadata, bumps ``updated_at``.
+        Concurrent updates of different metadata keys must both survive (no read-modify-write)."""
+
+    @abstractmethod
+    def delete_resource(self, resource_id: str) -> list[str]:
+        """Erase a resource: the resource record, all its threads and their messages.
+        Returns the deleted thread ids (callers clean vectors and caches with them)."""
+
+    # ------------------------------------------------------------ clone
+
+    @abstractmethod
+    def clone_thread(self, request: CloneThreadInput) -> CloneThreadResult:
+        """Copy a thread (optionally a subset of messages) under new message ids; see contract."""
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
