@@ -1,0 +1,71 @@
+# memkit: every target sets up what it needs (venv, local services, tools).
+# Services for tests are started lazily by pytest fixtures (tests/conftest.py),
+# not here, and downloads are cached under .cache/.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := 3.13.0
+# Lambda runs 3.13, so the venvs are built with it: pyenv's 3.13.0, then
+# python3.13 on PATH, then python3 (with a warning, see $(STAMP)).
+PYENV_PREFIX := $(shell pyenv prefix $(PYTHON_VERSION) 2>/dev/null)
+BASE_PYTHON ?= $(or \
+	$(if $(PYENV_PREFIX),$(wildcard $(PYENV_PREFIX)/bin/python)), \
+	$(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/$(PYTHON_VERSION)/bin/python), \
+	$(shell command -v python3.13 2>/dev/null), \
+	$(shell command -v python3 2>/dev/null))
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PIP_QUIET := --quiet --disable-pip-version-check
+# This machine's pip config names local indexes that may not exist; pip warns once per package.
+PIP_NOISE := is ignored: it is neither a file nor a directory
+
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: help venv test run bench clean distclean
+
+help:
+	@echo "make test   set up .venv and run all tests (PYTEST_ARGS='-k name' to narrow)"
+	@echo "make run    serve the API on http://127.0.0.1:\$${MEMKIT_PORT:-8000}"
+	@echo "make bench  run the benchmarks (BENCH_ARGS passed on)"
+	@echo "make clean  remove venvs and build output; distclean also drops cached downloads"
+
+venv: $(STAMP)
+
+# Reinstalled whenever the dependency lists change; recreated when missing or
+# built from another Python minor version.
+$(STAMP): pyproject.toml layers/requirements.txt
+	@test -n "$(BASE_PYTHON)" || { echo "error: no Python found (wanted $(PYTHON_VERSION))" >&2; exit 1; }
+	@"$(BASE_PYTHON)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' \
+		|| echo "warning: Python $(PYTHON_VERSION) not found, using $(BASE_PYTHON) (Lambda runs 3.13)" >&2
+	@want=$$("$(BASE_PYTHON)" -c 'import sys; print(sys.version_info[:2])'); \
+	have=$$([ -x $(PY) ] && $(PY) -c 'import sys; print(sys.version_info[:2])' || true); \
+	if [ "$$want" != "$$have" ]; then \
+		echo "creating $(VENV) with $(BASE_PYTHON)"; \
+		rm -rf $(VENV); "$(BASE_PYTHON)" -m venv $(VENV); \
+	fi
+	@echo "installing memkit[dev] into $(VENV)"
+	@$(PY) -m pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@touch $@
+
+test: $(STAMP)
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+run: $(STAMP)
+	@$(PY) -m infra.local.run
+
+bench: $(STAMP)
+	@$(PY) -m bench $(BENCH_ARGS)
+
+# Keeps the downloads (DynamoDB Local, Node 22): they do not change between builds.
+clean:
+	@rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .hypothesis *.egg-info layers/*.egg-info
+	@if [ -d .cache ]; then find .cache -mindepth 1 -maxdepth 1 ! -name dynamodb-local ! -name node22 -exec rm -rf {} +; fi
+	@find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	@rm -rf .cache

@@ -1,0 +1,1 @@
+"""memkit benchmarks (`make bench`). Each module measures one issue's budgets and returns rows."""
