@@ -472,8 +472,8 @@ class ListMessagesInput(WireModel):
         return cls(
             thread_ids=thread_ids,
             resource_id=resource_id,
-            include=[IncludeItem.model_validate(i) for i in (include or [])],
-            filter=MessageFilter.model_validate(filter or {}),
+            include=[parse_model(IncludeItem, i, what="include") for i in (include or [])],
+            filter=parse_model(MessageFilter, filter or {}, what="filter"),
             page=page,
             per_page=per_page,
             order_by=OrderBy.parse(order_by, default=MESSAGE_ORDER_DEFAULT),
@@ -495,7 +495,7 @@ class ListMessagesByResourceInput(WireModel):
         page, per_page = normalize_pagination(page, per_page, MESSAGES_PER_PAGE_DEFAULT)
         return cls(
             resource_id=resource_id,
-            filter=MessageFilter.model_validate(filter or {}),
+            filter=parse_model(MessageFilter, filter or {}, what="filter"),
             page=page,
             per_page=per_page,
             order_by=OrderBy.parse(order_by, default=MESSAGE_ORDER_DEFAULT),
