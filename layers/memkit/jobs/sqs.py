@@ -1,0 +1,106 @@
+"""Jobs on Amazon SQS, run by the worker Lambda (``functions/worker``).
+
+The client is built on the first enqueue, not with the queue: most API requests never enqueue,
+and boto3 costs about 300 ms to import. botocore picks the endpoint up from
+``AWS_ENDPOINT_URL_SQS`` (moto locally), and region and credentials from the usual variables.
+
+A failed send raises, never drops: throttling, 5xx and connection failures as
+``RetryableError`` (the API answers 503 and the client may retry), anything else as
+``ConfigurationError`` (a missing queue or a denied send is a deployment problem).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Mapping
+
+from memkit.errors import ConfigurationError, RetryableError
+from memkit.jobs.base import JobQueue
+
+SEND_BATCH_LIMIT = 10  # SendMessageBatch entries per call
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "RequestThrottled",
+        "AWS.SimpleQueueService.RequestThrottled",
+        "KmsThrottled",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalFailure",
+    }
+)
+
+
+class SqsQueue(JobQueue):
+    name = "sqs"
+
+    def __init__(self, queue_url: str, *, client: Any = None):
+        if not queue_url:
+            raise ConfigurationError("the SQS job queue needs a queue URL (MEMKIT_QUEUE_URL)")
+        self.queue_url = queue_url
+        self._client = client
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        # Building clients from boto3's default session is not thread-safe, and the API
+        # serves requests from a thread pool.
+        with self._client_lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                self._client = boto3.client(
+                    "sqs",
+                    config=Config(
+                        connect_timeout=2,
+                        read_timeout=5,
+                        retries={"mode": "standard", "max_attempts": 3},
+                    ),
+                )
+            return self._client
+
+    def enqueue(self, job: Mapping[str, Any]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.send_message(QueueUrl=self.queue_url, MessageBody=_body(job))
+        except ClientError as exc:
+            raise self._classify(exc, what=f"job {job.get('type')}") from exc
+        except BotoCoreError as exc:
+            raise RetryableError(f"SQS queue {self.queue_url} unreachable: {exc}") from exc
+
+    def enqueue_many(self, jobs: list[Mapping[str, Any]]) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        for start in range(0, len(jobs), SEND_BATCH_LIMIT):
+            chunk = jobs[start : start + SEND_BATCH_LIMIT]
+            entries = [{"Id": str(index), "MessageBody": _body(job)} for index, job in enumerate(chunk)]
+            try:
+                result = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except ClientError as exc:
+                raise self._classify(exc, what=f"{len(chunk)} jobs") from exc
+            except BotoCoreError as exc:
+                raise RetryableError(f"SQS queue {self.queue_url} unreachable: {exc}") from exc
+            failed = result.get("Failed") or []
+            if failed:
+                reasons = "; ".join(f"{f.get('Code')}: {f.get('Message', '')}" for f in failed)
+                message = f"SQS refused {len(failed)} of {len(chunk)} jobs for {self.queue_url}: {reasons}"
+                # SenderFault false means SQS's side failed: the same entries may go through later.
+                if all(not f.get("SenderFault") for f in failed):
+                    raise RetryableError(message)
+                raise ConfigurationError(message)
+
+    def _classify(self, exc: Any, *, what: str) -> Exception:
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        message = f"SQS refused {what} for {self.queue_url}: {code or status}: {error.get('Message', exc)}"
+        if code in RETRYABLE_CODES or status == 429 or status >= 500:
+            return RetryableError(message)
+        return ConfigurationError(message)
+
+
+def _body(job: Mapping[str, Any]) -> str:
+    return json.dumps(dict(job), separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,160 @@
+"""Thread titles: the ``generate_title`` job, its prompt, and the rules a title must follow.
+
+The job is idempotent, so a redelivered message ends in the same state:
+
+1. a thread that is gone, or already has a real title, is done (a user rename wins);
+2. the thread's first user message is the only input (no user message yet: done);
+3. the configured model answers, and its answer is cleaned (``clean_title``); an answer with
+   nothing usable left falls back to the extractive titler, which needs no model;
+4. the write is conditional (``set_title_if_untitled``): a title a user set while the model
+   was thinking is never overwritten, and losing that race is a success.
+
+Titles are at most 80 characters, with no quotes or colons, on one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from memkit.agents import DEFAULT_TITLE_INSTRUCTIONS
+from memkit.jobs.handlers import job_handler
+from memkit.jobs.types import GenerateTitleJob
+from memkit.models import ListMessagesInput
+from memkit.storage.base import DEFAULT_TITLES
+
+if TYPE_CHECKING:
+    from memkit.jobs.handlers import JobContext
+
+logger = logging.getLogger("memkit.titles")
+
+TITLE_MAX_CHARS = 80
+# The opening of a conversation says what it is about; more text only costs tokens.
+PROMPT_MAX_CHARS = 2000
+# Room for a short title, plus slack for models that think out loud before answering.
+TITLE_MAX_TOKENS = 256
+EXTRACTIVE_MAX_WORDS = 8
+
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
+_UNCLOSED_THINK = re.compile(r"<think>.*", re.IGNORECASE | re.DOTALL)
+_CLOSE_THINK = "</think>"
+_LABEL = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*title\s*[:：]\s*", re.IGNORECASE)
+# An apostrophe between two letters is part of a word ("Don't", "Lisbon's"), not a quote.
+_QUOTES = re.compile(r"(?<!\w)['’‘]|['’‘](?!\w)|[\"“”„‟«»‹›`]")
+_COLONS = re.compile(r"[:：]")
+_MARKUP = re.compile(r"\*\*|^#+\s*")
+_WHITESPACE = re.compile(r"\s+")
+_TRAILING = " .,;!-–—"
+
+_WORD = re.compile(r"\w")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening))\b(?:\s+there)?[\s,!.]*",
+    re.IGNORECASE,
+)
+_FILLER = re.compile(r"^(?:(?:so|ok|okay|well|um|please)\b[\s,]*)+", re.IGNORECASE)
+
+
+def is_untitled(title: str | None) -> bool:
+    return (title or "") in DEFAULT_TITLES
+
+
+def build_prompt(instructions: str | None, first_message: str) -> tuple[str, str]:
+    """(system, prompt) for the model: the instructions, then the truncated first message."""
+    text = first_message.strip()
+    if len(text) > PROMPT_MAX_CHARS:
+        text = text[:PROMPT_MAX_CHARS]
+    return (instructions or DEFAULT_TITLE_INSTRUCTIONS), text
+
+
+def clean_title(raw: str | None) -> str | None:
+    """A model's answer made into a title, or None when nothing usable is left."""
+    if not raw:
+        return None
+    text = _THINK_BLOCK.sub(" ", raw)
+    # A block cut off by max_tokens: everything after the opening tag is reasoning.
+    text = _UNCLOSED_THINK.sub(" ", text)
+    # Some endpoints strip the opening tag but keep the closing one.
+    if _CLOSE_THINK in text.lower():
+        text = text[text.lower().rindex(_CLOSE_THINK) + len(_CLOSE_THINK) :]
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return None
+    text = _LABEL.sub("", lines[0])
+    text = _MARKUP.sub("", text.strip())
+    text = _QUOTES.sub("", text)
+    text = _COLONS.sub(" ", text)
+    text = _WHITESPACE.sub(" ", text).strip().strip(_TRAILING)
+    text = _truncate_on_word(text, TITLE_MAX_CHARS)
+    return text or None
+
+
+def _truncate_on_word(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if not text[limit].isspace():
+        boundary = cut.rfind(" ")
+        # One enormous word has no boundary worth keeping: cut it hard.
+        if boundary > limit // 4:
+            cut = cut[:boundary]
+    return cut.rstrip(_TRAILING)
+
+
+def extractive_title(text: str) -> str | None:
+    """A title with no model: the opening words of the first sentence that says something,
+    without greetings and filler; a message that is only a greeting becomes its own title."""
+    sentences = _SENTENCE_END.split(text.strip())
+    phrases = [_FILLER.sub("", _GREETING.sub("", sentence.strip())) for sentence in sentences]
+    for candidate in [*phrases, text]:
+        words = candidate.split()[:EXTRACTIVE_MAX_WORDS]
+        title = clean_title(" ".join(words))
+        if title and _WORD.search(title):
+            return title[0].upper() + title[1:]
+    return None
+
+
+@job_handler("generate_title", 1)
+def generate_title(job: GenerateTitleJob, context: "JobContext") -> str:
+    """Runs one title job; returns what happened (for logs and tests)."""
+    from memkit.llm.factory import language_model
+
+    memory = context.memory(job.agent_id)
+    storage = memory.storage
+    thread = storage.get_thread(job.thread_id)
+    if thread is None:
+        return "thread_missing"
+    if not is_untitled(thread.title):
+        return "already_titled"
+    config = memory.config.title_config
+    if config is None:
+        # generateTitle was switched off after the job was queued.
+        return "disabled"
+    page = storage.list_messages(
+        ListMessagesInput.build(
+            thread_id=thread.id,
+            resource_id=thread.resource_id,
+            filter={"roles": ["user"]},
+            page=0,
+            per_page=1,
+            order_by={"field": "createdAt", "direction": "ASC"},
+        )
+    )
+    first_text = page.messages[0].text() if page.messages else ""
+    if not first_text.strip():
+        return "no_user_message"
+
+    system, prompt = build_prompt(config.instructions, first_text)
+    model = language_model(config.model or context.settings.default_title_model, context.settings)
+    title = clean_title(model.complete(system=system, prompt=prompt, max_tokens=TITLE_MAX_TOKENS))
+    if title is None:
+        logger.warning(
+            "model %s gave no usable title for thread %s; using the extractive title", model.name, thread.id
+        )
+        title = extractive_title(prompt)
+    if title is None:
+        return "no_usable_title"
+    if storage.set_title_if_untitled(thread.id, title):
+        return "written"
+    return "kept_user_title"
