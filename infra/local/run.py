@@ -16,6 +16,20 @@ DEFAULTS = {
     "MEMKIT_STORAGE_URL": "file:./memkit.db",
     "MEMKIT_AUTH": "none",
 }
+LOCAL_AGENT_CONFIG = "memkit.toml"
+
+
+def _apply_defaults() -> None:
+    for name, value in DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    # The repository's memkit.toml turns on titles, working memory and semantic recall, so a
+    # fresh `make run` shows the whole memory model with no servers.
+    if os.path.exists(LOCAL_AGENT_CONFIG):
+        os.environ.setdefault("MEMKIT_CONFIG", LOCAL_AGENT_CONFIG)
+    storage_url = os.environ["MEMKIT_STORAGE_URL"]
+    if storage_url.startswith("file:"):
+        # Vectors live in the same libSQL file as the messages.
+        os.environ.setdefault("MEMKIT_VECTOR_URL", storage_url)
 
 
 def _start_cache(started: list[stack.Service]) -> None:
@@ -41,8 +55,7 @@ def _print_usage(base_url: str) -> None:
 
 def main() -> int:
     port = int(os.environ.get("MEMKIT_PORT") or 8000)
-    for name, value in DEFAULTS.items():
-        os.environ.setdefault(name, value)
+    _apply_defaults()
 
     started: list[stack.Service] = []
     try:
