@@ -394,7 +394,13 @@ class Memory:
 
                 run_job_inline(self, job.to_message())
             else:
-                self.jobs.enqueue(job.to_message())
+                try:
+                    self.jobs.enqueue(job.to_message())
+                except Exception:
+                    # The save itself succeeded; give the claim back so the next save of this
+                    # thread requests the title again, then let the caller see the failure.
+                    self.storage.release_thread_task(thread.id, "title")
+                    raise
 
     def _forget_vectors(
         self,

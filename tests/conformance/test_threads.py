@@ -520,6 +520,30 @@ def test_claims_of_different_tasks_are_independent(memory_store):
     assert memory_store.claim_thread_task(thread.id, "summary") is False
 
 
+def test_a_released_claim_can_be_claimed_again_and_other_claims_stay(memory_store):
+    # Given two claimed tasks
+    thread = create_thread(memory_store)
+    memory_store.claim_thread_task(thread.id, "title")
+    memory_store.claim_thread_task(thread.id, "summary")
+
+    # When the title claim is released (its job could not be enqueued)
+    memory_store.release_thread_task(thread.id, "title")
+
+    # Then the title can be claimed once more, and the other claim still holds
+    assert memory_store.claim_thread_task(thread.id, "title") is True
+    assert memory_store.claim_thread_task(thread.id, "title") is False
+    assert memory_store.claim_thread_task(thread.id, "summary") is False
+
+
+def test_releasing_an_unclaimed_task_or_a_missing_thread_is_a_no_op(memory_store):
+    thread = create_thread(memory_store)
+
+    memory_store.release_thread_task(thread.id, "title")
+    memory_store.release_thread_task(unique_id("thr-missing"), "title")
+
+    assert memory_store.claim_thread_task(thread.id, "title") is True
+
+
 def test_claim_thread_task_on_a_missing_thread_returns_false_and_creates_nothing(memory_store):
     missing = unique_id("thr-missing")
 

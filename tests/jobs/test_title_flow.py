@@ -219,3 +219,28 @@ def test_racing_saves_enqueue_exactly_one_job(sqs_runtime: Callable[..., Runtime
     # Then one title job was queued between them
     assert errors == []
     assert queues.depth() == 1
+
+
+@pytest.mark.sqs
+def test_a_failed_enqueue_gives_the_title_claim_back(
+    sqs_endpoint: str, storage_url: str, openai: OpenAIStub, runtimes: Callable[..., Runtime], api: Callable[[Runtime], ApiClient]
+) -> None:
+    # Given a container whose queue does not exist (SendMessage fails)
+    missing_queue = f"{sqs_endpoint}/123456789012/{unique('missing-queue')}"
+    runtime = runtimes(
+        storage_url, jobs="sqs", queue_url=missing_queue, openai_base_url=openai.base_url,
+        agents={"default": TITLE_MODEL},
+    )
+    client = api(runtime)
+    thread = create_thread(client)
+
+    # When a save cannot enqueue its title job
+    response = save(client, thread, "Plan a weekend in Lisbon")
+
+    # Then the caller sees the failure, the messages are stored, and the claim is free again so
+    # the next save requests the title
+    assert response.status_code >= 500, response.text
+    assert response.json()["error"]
+    listed = client.get(f"/api/memory/threads/{thread['id']}/messages", params={"resourceId": thread["resourceId"]})
+    assert listed.json()["total"] == 1
+    assert runtime.storage().claim_thread_task(thread["id"], "title") is True

@@ -11,7 +11,9 @@ docstrings below, so an adapter author does not have to re-derive them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping, NamedTuple, Sequence
 
 from memkit.models import (
     CloneThreadInput,
@@ -32,6 +34,40 @@ UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET", "__bool__": la
 
 # Titles that title generation may replace (a thread "without a title").
 DEFAULT_TITLES = frozenset({"", "New Thread", "New thread", "Untitled"})
+
+
+class MessageLocation(NamedTuple):
+    """Where a message lived before a save touched it."""
+
+    thread_id: str
+    resource_id: str
+
+
+@dataclass(frozen=True)
+class SaveReceipt:
+    """What ``save_messages_with_receipt`` did, in the detail a write-through cache needs to
+    follow the store exactly instead of invalidating."""
+
+    #: the saved messages, as ``save_messages`` returns them
+    messages: list[Message]
+    #: the time the store stamped on every touched thread's ``updated_at`` (None: unknown)
+    bumped_at: datetime | None = None
+    #: for each saved id that already existed, where it was (a re-save or a move); ids not
+    #: here were new. None: the store cannot tell.
+    previous: Mapping[str, MessageLocation] | None = None
+
+
+@dataclass(frozen=True)
+class ThreadWindow:
+    """A thread with its newest messages, as ``load_thread_window`` returns it."""
+
+    thread: Thread | None
+    #: newest first (createdAt DESC, ties by id DESC), every resource's messages
+    messages: list[Message]
+    #: the thread's message count
+    total: int
+    #: how many of them are attributed to a resource other than the owner (None: unknown)
+    foreign: int | None
 
 
 class MemoryStorage(ABC):
@@ -80,6 +116,11 @@ class MemoryStorage(ABC):
         Claims are not part of the Thread shape and never show in thread metadata."""
 
     @abstractmethod
+    def release_thread_task(self, thread_id: str, task: str) -> None:
+        """Undo ``claim_thread_task`` when the claimed work could not even be started (e.g. the
+        job could not be enqueued), so a later save may claim it again. No-op if unclaimed."""
+
+    @abstractmethod
     def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
         """Remove the thread and all its messages. Unknown id is a no-op."""
 
@@ -97,12 +138,39 @@ class MemoryStorage(ABC):
         touched thread's ``updated_at`` and ``last_message_at`` (never backwards).
         Returns the saved messages in input order."""
 
+    def save_messages_with_receipt(self, messages: Sequence[Message]) -> SaveReceipt:
+        """``save_messages``, also reporting when the touched threads were bumped and which ids
+        existed before (see ``SaveReceipt``), so a cache can apply the save to its copy.
+
+        This default looks the ids up first (one more read, not atomic with the save) and cannot
+        know the bump time, so a cache only invalidates after it. Adapters that learn both while
+        saving (both built-in ones do) override it at no extra request."""
+        existing = self.list_messages_by_id(list(dict.fromkeys(m.id for m in messages))) if messages else []
+        saved = self.save_messages(messages)
+        previous = {m.id: MessageLocation(m.thread_id, m.resource_id) for m in existing}
+        return SaveReceipt(messages=saved, previous=previous)
+
     @abstractmethod
     def list_messages(self, query: ListMessagesInput) -> MessagePage:
         """A page of the thread(s)' messages plus ``include`` windows (deduplicated by id,
         ordered like the page; includes never cross ``query.resource_id`` when it is set).
         With ``query.resource_id`` set, a thread owned by another resource raises
         ``OwnershipError``; messages of other resources inside the thread are filtered out."""
+
+    def load_thread_window(self, thread_id: str, limit: int) -> ThreadWindow:
+        """The thread (None if unknown, without ownership check) and its newest ``limit``
+        messages with the counts that let a cache serve "last N" pages exactly. Adapters that
+        keep the counts next to the thread override this with a single read (DynamoDB: one
+        Query); this default takes three."""
+        thread = self.get_thread(thread_id)
+        if thread is None:
+            return ThreadWindow(thread=None, messages=[], total=0, foreign=0)
+        newest = {"field": "createdAt", "direction": "DESC"}
+        page = self.list_messages(ListMessagesInput.build(thread_id=thread_id, per_page=limit, order_by=newest))
+        owned = self.list_messages(
+            ListMessagesInput.build(thread_id=thread_id, resource_id=thread.resource_id, per_page=0)
+        )
+        return ThreadWindow(thread=thread, messages=page.messages, total=page.total, foreign=page.total - owned.total)
 
     @abstractmethod
     def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]:

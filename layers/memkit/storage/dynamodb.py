@@ -1112,6 +1112,21 @@ class DynamoDBStore(MemoryStorage):
             raise
 
     @_translating_errors
+    def release_thread_task(self, thread_id: str, task: str) -> None:
+        if not _TASK_NAME.match(task):
+            raise ValidationError(f"task name {task!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$", field="task")
+        thread_model = self._models.thread
+        try:
+            thread_model(thread_pk(validate_id(thread_id, "threadId")), THREAD_SK).update(
+                actions=[thread_model.claimed_tasks.delete({task})],
+                condition=thread_model.pk.exists(),
+            )
+        except PynamoDBException as error:
+            # A thread deleted meanwhile has nothing left to release.
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+
+    @_translating_errors
     def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
         validate_id(thread_id, "threadId")
         models = self._models

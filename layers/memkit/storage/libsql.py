@@ -88,7 +88,7 @@ from memkit.models import (
     validate_id,
     validate_metadata_keys,
 )
-from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage
+from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt
 
 # How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
@@ -177,6 +177,7 @@ SET_TITLE_IF_UNTITLED_SQL = (
 CLAIM_THREAD_TASK_SQL = """
 UPDATE threads SET task_claims = json_set(coalesce(task_claims, '{}'), ?, ?)
 WHERE id = ? AND json_type(coalesce(task_claims, '{}'), ?) IS NULL"""
+RELEASE_THREAD_TASK_SQL = "UPDATE threads SET task_claims = json_remove(task_claims, ?) WHERE id = ?"
 BUMP_THREAD_SQL = "UPDATE threads SET updated_at = max(updated_at, ?) WHERE id = ?"
 # max(), so neither timestamp ever goes backwards (a back-dated import must not rewind them).
 BUMP_THREAD_WITH_MESSAGE_SQL = """
@@ -194,6 +195,9 @@ SELECT_MESSAGES_BY_IDS_SQL = (
     "ORDER BY created_at ASC, id ASC"
 )
 SELECT_MESSAGE_THREADS_SQL = "SELECT id, thread_id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+SELECT_MESSAGE_LOCATIONS_SQL = (
+    "SELECT id, thread_id, resource_id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
+)
 UPSERT_MESSAGE_SQL = f"""
 INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
@@ -659,6 +663,12 @@ class LibSQLStore(MemoryStorage):
             cursor = conn.execute(CLAIM_THREAD_TASK_SQL, (path, format_ts(utc_now()), thread_id, path))
             return cursor.rowcount > 0
 
+    def release_thread_task(self, thread_id: str, task: str) -> None:
+        if not _TASK_NAME.match(task):
+            raise ValidationError(f"task name {task!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$", field="task")
+        with self.transaction() as conn:
+            conn.execute(RELEASE_THREAD_TASK_SQL, (f"$.{task}", thread_id))
+
     def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
         with self.transaction() as conn:
             existing = self._get_thread(conn, thread_id)
@@ -683,18 +693,24 @@ class LibSQLStore(MemoryStorage):
     # ------------------------------------------------------------ messages
 
     def save_messages(self, messages: Sequence[Message]) -> list[Message]:
+        return self.save_messages_with_receipt(messages).messages
+
+    def save_messages_with_receipt(self, messages: Sequence[Message]) -> SaveReceipt:
         validated = [_as_message(message) for message in messages]
         if not validated:
-            return []
-        now = format_ts(utc_now())
+            return SaveReceipt(messages=[], previous={})
+        bumped_at = utc_now()
+        now = format_ts(bumped_at)
         with self.transaction() as conn:
             self._require_threads(conn, {m.thread_id for m in validated})
-            moved_from = self._threads_moved_from(conn, validated)
+            previous = self._message_locations(conn, validated)
+            target = {m.id: m.thread_id for m in validated}
+            moved_from = {where.thread_id for message_id, where in previous.items() if where.thread_id != target[message_id]}
             conn.executemany(UPSERT_MESSAGE_SQL, [_message_params(m) for m in validated])
             self._bump_threads_with_messages(conn, validated, now)
-            for thread_id in moved_from:
+            for thread_id in sorted(moved_from):
                 conn.execute(BUMP_THREAD_SQL, (now, thread_id))
-        return validated
+        return SaveReceipt(messages=validated, bumped_at=bumped_at, previous=previous)
 
     def list_messages(self, query: ListMessagesInput) -> MessagePage:
         with self._snapshot() as conn:
@@ -849,11 +865,10 @@ class LibSQLStore(MemoryStorage):
             _check_owner(thread_id, owner, resource_id)
 
     @staticmethod
-    def _threads_moved_from(conn: Any, messages: Sequence[Message]) -> set[str]:
-        """Threads that currently hold a message this save moves elsewhere."""
-        target = {m.id: m.thread_id for m in messages}
-        rows = conn.execute(SELECT_MESSAGE_THREADS_SQL, (_id_list(target),)).fetchall()
-        return {thread_id for message_id, thread_id in rows if thread_id != target[message_id]}
+    def _message_locations(conn: Any, messages: Sequence[Message]) -> dict[str, MessageLocation]:
+        """Where the ids of ``messages`` live now (ids not yet saved are absent)."""
+        rows = conn.execute(SELECT_MESSAGE_LOCATIONS_SQL, (_id_list({m.id for m in messages}),)).fetchall()
+        return {message_id: MessageLocation(thread_id, resource_id) for message_id, thread_id, resource_id in rows}
 
     @staticmethod
     def _bump_threads_with_messages(conn: Any, messages: Sequence[Message], now: str) -> None:
