@@ -1,0 +1,410 @@
+"""Memory operations as named JSON calls, shared by the HTTP API and direct invocation.
+
+Each operation takes camelCase ``args`` (validated by its pydantic model), the caller's
+``Principal`` and the agent's ``Memory``, and returns a JSON-ready result. The HTTP routes
+(``memkit.api.routes``) translate a request into these args; ``dispatch`` reads them from a
+Lambda event. Both transports therefore validate, authorize and map errors identically.
+
+Direct invocation (Lambda invoke, Step Functions, EventBridge)::
+
+    {"op": "saveMessages", "agentId": "support", "args": {"messages": [...]}}
+    -> {"ok": true, "result": {"messages": [...]}}
+    -> {"ok": false, "status": 400, "error": "messages.0.resourceId: Field required"}
+
+Errors are returned rather than raised so that a Step Functions Choice state can branch on
+``status``. The exception is an EventBridge event with a server-side failure (5xx): nobody reads
+an async invocation's return value, so it is raised to let Lambda retry and then dead-letter.
+Invoking the function is authorized by IAM, so its caller may address any resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, StrictInt, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+from memkit.api.auth import Principal
+from memkit.api.errors import describe_error
+from memkit.errors import NotFoundError, ValidationError
+from memkit.memory import Memory
+from memkit.models import (
+    CloneOptions,
+    CloneThreadInput,
+    IncludeItem,
+    Message,
+    MessageFilter,
+    MessageUpdate,
+    parse_model,
+    validate_id,
+)
+from memkit.storage.base import UNSET
+
+if TYPE_CHECKING:
+    from memkit.runtime import Runtime
+
+
+OPS_PRINCIPAL = Principal.trusted("ops")
+
+PerPage = StrictInt | Literal[False] | None
+
+
+class Args(BaseModel):
+    """Base of every operation's input. Unknown keys are ignored: ``@mastra/client-js`` sends
+    ``agentId`` and ``requestContext`` inside bodies, and Mastra's server ignores them too."""
+
+    # defer_build: a model's validator is built on its first use, so a cold start pays only
+    # for the operation it serves.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
+
+
+class ThreadRef(Args):
+    thread_id: str
+    resource_id: str | None = None
+
+
+class CreateThreadArgs(Args):
+    resource_id: str | None = None
+    thread_id: str | None = None
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ListThreadsArgs(Args):
+    resource_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    page: StrictInt | None = None
+    per_page: PerPage = None
+    order_by: dict[str, Any] | None = None
+
+
+class UpdateThreadArgs(Args):
+    thread_id: str
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+    resource_id: str | None = None
+
+
+class SaveMessagesArgs(Args):
+    # Validated one by one in save_messages, so an error names its index (messages[3]: ...).
+    messages: Annotated[
+        list[dict[str, Any]],
+        WithJsonSchema({"type": "array", "items": {"$ref": "#/components/schemas/Message"}}),
+    ]
+
+
+class ListMessagesArgs(Args):
+    thread_id: str | list[str]
+    resource_id: str | None = None
+    page: StrictInt | None = None
+    per_page: PerPage = None
+    order_by: dict[str, Any] | None = None
+    filter: dict[str, Any] | None = None
+    include: list[dict[str, Any]] | None = None
+    # Mastra hides its system-reminder messages unless asked; memkit stores none, so this is
+    # accepted for compatibility and has no effect.
+    include_system_reminders: bool | None = None
+
+
+class UpdateMessagesArgs(Args):
+    messages: list[dict[str, Any]]
+
+
+class MessageIdRef(Args):
+    id: str
+
+
+class DeleteMessagesArgs(Args):
+    message_ids: str | list[str | MessageIdRef] | MessageIdRef
+
+
+class UpdateWorkingMemoryArgs(Args):
+    thread_id: str
+    resource_id: str | None = None
+    working_memory: str | dict[str, Any]
+
+
+class CloneThreadArgs(Args):
+    thread_id: str
+    new_thread_id: str | None = None
+    resource_id: str | None = None
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+    options: CloneOptions | None = None
+
+
+class ResourceRef(Args):
+    resource_id: str
+
+
+class UpdateResourceArgs(Args):
+    resource_id: str
+    working_memory: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------- operations
+
+
+def create_thread(memory: Memory, principal: Principal, args: CreateThreadArgs) -> dict[str, Any]:
+    resource_id = principal.resource_for(args.resource_id)
+    if resource_id is None:
+        raise ValidationError("resourceId is required", field="resourceId")
+    thread = memory.create_thread(
+        resource_id=resource_id, thread_id=args.thread_id, title=args.title, metadata=args.metadata
+    )
+    return thread.to_wire()
+
+
+def get_thread(memory: Memory, principal: Principal, args: ThreadRef) -> dict[str, Any]:
+    return memory.require_thread(args.thread_id, principal.resource_for(args.resource_id)).to_wire()
+
+
+def list_threads(memory: Memory, principal: Principal, args: ListThreadsArgs) -> dict[str, Any]:
+    page = memory.list_threads(
+        resource_id=principal.resource_for(args.resource_id),
+        metadata=args.metadata,
+        page=args.page,
+        per_page=args.per_page,
+        order_by=args.order_by,
+    )
+    return page.to_wire()
+
+
+def update_thread(memory: Memory, principal: Principal, args: UpdateThreadArgs) -> dict[str, Any]:
+    thread = memory.update_thread(
+        args.thread_id,
+        # Absent leaves the title alone; an explicit null clears it.
+        title=args.title if "title" in args.model_fields_set else UNSET,
+        metadata=args.metadata,
+        resource_id=principal.resource_for(args.resource_id),
+    )
+    return thread.to_wire()
+
+
+def delete_thread(memory: Memory, principal: Principal, args: ThreadRef) -> dict[str, Any]:
+    memory.delete_thread(args.thread_id, principal.resource_for(args.resource_id))
+    return {"result": "Thread deleted"}
+
+
+def save_messages(memory: Memory, principal: Principal, args: SaveMessagesArgs) -> dict[str, Any]:
+    messages = [parse_model(Message, raw, what=f"messages[{i}]") for i, raw in enumerate(args.messages)]
+    if principal.bound:
+        for message in messages:
+            principal.resource_for(message.resource_id)
+        # A message attributed to the caller must not land in somebody else's thread.
+        _require_own_threads(memory, principal, {m.thread_id for m in messages})
+    saved = memory.save_messages(messages)
+    return {"messages": [m.to_wire() for m in saved]}
+
+
+def list_messages(memory: Memory, principal: Principal, args: ListMessagesArgs) -> dict[str, Any]:
+    include = [parse_model(IncludeItem, item, what=f"include[{i}]") for i, item in enumerate(args.include or [])]
+    message_filter = parse_model(MessageFilter, args.filter or {}, what="filter")
+    page = memory.list_messages(
+        thread_id=args.thread_id,
+        resource_id=principal.resource_for(args.resource_id),
+        include=include,
+        filter=message_filter,
+        page=args.page,
+        per_page=args.per_page,
+        order_by=args.order_by,
+    )
+    wire = page.to_wire()
+    return {
+        "messages": wire["messages"],
+        # Mastra's server answers with UI-format messages here when asked; memkit stores the
+        # database format only, which clients convert themselves.
+        "uiMessages": None,
+        "total": wire["total"],
+        "page": wire["page"],
+        "perPage": wire["perPage"],
+        "hasMore": wire["hasMore"],
+    }
+
+
+def update_messages(memory: Memory, principal: Principal, args: UpdateMessagesArgs) -> dict[str, Any]:
+    updates = [parse_model(MessageUpdate, raw, what=f"messages[{i}]") for i, raw in enumerate(args.messages)]
+    if principal.bound:
+        _require_own_messages(memory, principal, [u.id for u in updates])
+        for update in updates:
+            principal.resource_for(update.resource_id)
+        _require_own_threads(memory, principal, {u.thread_id for u in updates if u.thread_id})
+    updated = memory.update_messages(updates)
+    return {"messages": [m.to_wire() for m in updated]}
+
+
+def delete_messages(memory: Memory, principal: Principal, args: DeleteMessagesArgs) -> dict[str, Any]:
+    message_ids = normalize_message_ids(args.message_ids)
+    if principal.bound:
+        _require_own_messages(memory, principal, message_ids)
+    deleted = memory.delete_messages(message_ids)
+    return {"success": True, "message": f"{deleted} message(s) deleted successfully"}
+
+
+def get_working_memory(memory: Memory, principal: Principal, args: ThreadRef) -> dict[str, Any]:
+    view = memory.get_working_memory(thread_id=args.thread_id, resource_id=principal.resource_for(args.resource_id))
+    return view.to_wire()
+
+
+def update_working_memory(memory: Memory, principal: Principal, args: UpdateWorkingMemoryArgs) -> dict[str, Any]:
+    memory.update_working_memory(
+        thread_id=args.thread_id,
+        resource_id=principal.resource_for(args.resource_id),
+        working_memory=args.working_memory,
+    )
+    return {"success": True}
+
+
+def clone_thread(memory: Memory, principal: Principal, args: CloneThreadArgs) -> dict[str, Any]:
+    if principal.bound:
+        # The clone's owner is the caller, so only the source needs an ownership check.
+        memory.require_thread(args.thread_id, principal.resource_id)
+    request = parse_model(
+        CloneThreadInput,
+        {
+            "sourceThreadId": args.thread_id,
+            "newThreadId": args.new_thread_id,
+            "resourceId": principal.resource_for(args.resource_id),
+            "title": args.title,
+            "metadata": args.metadata,
+            "options": args.options,
+        },
+        what="clone",
+    )
+    return memory.clone_thread(request).to_wire()
+
+
+def get_resource(memory: Memory, principal: Principal, args: ResourceRef) -> dict[str, Any]:
+    resource_id = principal.resource_for(args.resource_id)
+    resource = memory.get_resource(resource_id)
+    if resource is None:
+        raise NotFoundError(f"Resource with id {resource_id} not found")
+    return resource.to_wire()
+
+
+def update_resource(memory: Memory, principal: Principal, args: UpdateResourceArgs) -> dict[str, Any]:
+    resource = memory.update_resource(
+        principal.resource_for(args.resource_id),
+        working_memory=args.working_memory if "working_memory" in args.model_fields_set else UNSET,
+        metadata=args.metadata,
+    )
+    return resource.to_wire()
+
+
+def erase_resource(memory: Memory, principal: Principal, args: ResourceRef) -> dict[str, Any]:
+    thread_ids = memory.erase_resource(principal.resource_for(args.resource_id))
+    return {"result": "Resource erased", "deletedThreadIds": thread_ids}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def normalize_message_ids(value: Any) -> list[str]:
+    """``messageIds`` as the client sends it: a string, a list of strings, ``{id}`` or a list of
+    ``{id}``. Returns distinct ids in the order given."""
+    if isinstance(value, list):
+        items = [(f"messageIds[{i}]", item) for i, item in enumerate(value)]
+    else:
+        items = [("messageIds", value)]
+    ids: list[str] = []
+    for field, item in items:
+        if isinstance(item, (MessageIdRef, dict)):
+            item = item.id if isinstance(item, MessageIdRef) else item.get("id")
+            field = f"{field}.id"
+        ids.append(validate_id(item, field))
+    return list(dict.fromkeys(ids))
+
+
+def _require_own_threads(memory: Memory, principal: Principal, thread_ids: set[str]) -> None:
+    for thread_id in sorted(thread_ids):
+        # get_thread with the caller's resourceId raises OwnershipError for another's thread;
+        # a missing thread is left to the operation (save_messages answers 404 for it).
+        memory.get_thread(thread_id, principal.resource_id)
+
+
+def _require_own_messages(memory: Memory, principal: Principal, message_ids: list[str]) -> None:
+    existing = memory.list_messages_by_id(message_ids)
+    _require_own_threads(memory, principal, {m.thread_id for m in existing})
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    args_model: type[Args]
+    run: Callable[[Memory, Principal, Any], Any]
+    summary: str
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation("createThread", CreateThreadArgs, create_thread, "Create (or overwrite) a thread"),
+        Operation("getThread", ThreadRef, get_thread, "Get a thread"),
+        Operation("listThreads", ListThreadsArgs, list_threads, "List threads, filtered and paginated"),
+        Operation("updateThread", UpdateThreadArgs, update_thread, "Set the title, merge metadata"),
+        Operation("deleteThread", ThreadRef, delete_thread, "Delete a thread and its messages"),
+        Operation("saveMessages", SaveMessagesArgs, save_messages, "Save messages (all or nothing)"),
+        Operation("listMessages", ListMessagesArgs, list_messages, "List a thread's messages"),
+        Operation("updateMessages", UpdateMessagesArgs, update_messages, "Partially update messages"),
+        Operation("deleteMessages", DeleteMessagesArgs, delete_messages, "Delete messages by id"),
+        Operation("getWorkingMemory", ThreadRef, get_working_memory, "Get working memory"),
+        Operation("updateWorkingMemory", UpdateWorkingMemoryArgs, update_working_memory, "Update working memory"),
+        Operation("cloneThread", CloneThreadArgs, clone_thread, "Clone a thread with its messages"),
+        Operation("getResource", ResourceRef, get_resource, "Get a resource"),
+        Operation("updateResource", UpdateResourceArgs, update_resource, "Upsert a resource"),
+        Operation("eraseResource", ResourceRef, erase_resource, "Erase a resource and everything it owns"),
+    )
+}
+
+
+def run(name: str, memory: Memory, principal: Principal, args: Mapping[str, Any]) -> Any:
+    """Validate ``args`` for operation ``name`` and run it. Raises domain errors."""
+    operation = OPERATIONS.get(name)
+    if operation is None:
+        raise ValidationError(f"Unknown op {name!r}; expected one of {', '.join(OPERATIONS)}", field="op")
+    parsed = parse_model(operation.args_model, dict(args))
+    return operation.run(memory, principal, parsed)
+
+
+def _is_eventbridge(event: Any) -> bool:
+    return isinstance(event, Mapping) and "detail-type" in event and "detail" in event
+
+
+def _request(event: Any) -> Any:
+    return event["detail"] if _is_eventbridge(event) else event
+
+
+def requested_op(event: Any) -> str | None:
+    """The known operation an event asks for, else None (safe as a metric dimension)."""
+    request = _request(event)
+    name = request.get("op") if isinstance(request, Mapping) else None
+    return name if isinstance(name, str) and name in OPERATIONS else None
+
+
+def dispatch(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
+    """Run the operation an invoke / Step Functions / EventBridge event asks for."""
+    try:
+        request = _request(event)
+        if not isinstance(request, Mapping):
+            raise ValidationError("The event must be a JSON object {op, agentId?, args}", field="event")
+        args = request.get("args")
+        if args is None:
+            args = {}
+        if not isinstance(args, Mapping):
+            raise ValidationError("args must be a JSON object", field="args")
+        agent_id = request.get("agentId", args.get("agentId"))
+        if agent_id is not None and not isinstance(agent_id, str):
+            raise ValidationError("agentId must be a string", field="agentId")
+        name = request.get("op")
+        if not isinstance(name, str):
+            raise ValidationError(f"op must be one of {', '.join(OPERATIONS)}", field="op")
+        result = run(name, runtime.memory(agent_id), OPS_PRINCIPAL, args)
+    except Exception as exc:
+        reply = describe_error(exc)
+        if reply.status >= 500 and _is_eventbridge(event):
+            raise
+        return {"ok": False, "status": reply.status, "error": reply.message}
+    return {"ok": True, "result": result}

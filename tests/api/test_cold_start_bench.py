@@ -1,0 +1,22 @@
+"""``make bench``'s cold-start section runs end to end (the numbers themselves are machine-
+dependent and reported, not asserted)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.cold_start import TARGET_RATIO, measure
+
+pytestmark = [pytest.mark.dynamodb, pytest.mark.slow]
+
+
+def test_cold_start_measure_reports_medians_and_the_ratio(dynamodb_endpoint: str) -> None:
+    rows = measure(runs=1, dynamodb_endpoint=dynamodb_endpoint)
+
+    by_case = {row["case"]: row for row in rows}
+    boto3 = by_case["python -c 'import boto3'"]
+    handler = by_case["API handler: import + first request (DynamoDB)"]
+    assert boto3["median ms"] > 0 and handler["median ms"] > 0
+    ratio_row = by_case[f"ratio handler / boto3 (target <= {TARGET_RATIO})"]
+    assert ratio_row["x boto3"] == round(handler["median ms"] / boto3["median ms"], 2)
+    assert ratio_row["verdict"] in ("meets target", "OVER TARGET")
