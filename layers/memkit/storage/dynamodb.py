@@ -102,7 +102,7 @@ from memkit.models import (
     validate_id,
     validate_metadata_keys,
 )
-from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage
+from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt, ThreadWindow
 
 T = TypeVar("T")
 
@@ -424,7 +424,7 @@ def _cancellation_codes(error: PynamoDBException) -> set[str]:
     return set()
 
 
-def _is_condition_failure(error: PynamoDBException) -> bool:
+def is_condition_failure(error: PynamoDBException) -> bool:
     return error.cause_response_code == "ConditionalCheckFailedException" or bool(
         _cancellation_codes(error) & {"ConditionalCheckFailed", "TransactionConflict"}
     )
@@ -435,7 +435,7 @@ def _is_item_too_large(error: PynamoDBException) -> bool:
     return "item size" in message or "maximum allowed size" in message
 
 
-def _domain_error(error: PynamoDBException, table_name: str) -> MemkitError | None:
+def domain_error(error: PynamoDBException, table_name: str) -> MemkitError | None:
     """The domain exception for a DynamoDB failure (the one place AWS codes are mapped), or
     None when it is not a known service condition (a bug: let it propagate)."""
     code = error.cause_response_code
@@ -465,7 +465,7 @@ def _translating_errors(method: Callable[..., T]) -> Callable[..., T]:
         try:
             return method(self, *args, **kwargs)
         except PynamoDBException as error:
-            mapped = _domain_error(error, self.table_name)
+            mapped = domain_error(error, self.table_name)
             if mapped is None:
                 raise
             raise mapped from error
@@ -741,7 +741,7 @@ class DynamoDBStore(MemoryStorage):
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
         if create_table:
-            _ensure_table(self._models, table_name)
+            ensure_table(self._models, table_name)
 
     # ------------------------------------------------------------ plumbing
 
@@ -977,7 +977,7 @@ class DynamoDBStore(MemoryStorage):
             self._transact(fill)
             return None
         except TransactWriteError as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
             for reason in error.cancellation_reasons:
                 if reason is not None and reason.raw_item:
@@ -1018,7 +1018,7 @@ class DynamoDBStore(MemoryStorage):
             )
             return True
         except PynamoDBException as error:
-            if not _is_condition_failure(error):
+            if not is_condition_failure(error):
                 raise
         current = self._get_thread_item(thread.id)
         if current is not None:
@@ -1066,7 +1066,7 @@ class DynamoDBStore(MemoryStorage):
                 updated.update(actions=actions, condition=condition)
                 return self._thread_from_item(updated)
             except PynamoDBException as error:
-                if not _is_condition_failure(error):
+                if not is_condition_failure(error):
                     raise
             _backoff(attempt)
         raise ConflictError(f"Thread {thread_id} kept changing while it was being updated; retry")
@@ -1149,7 +1149,7 @@ class DynamoDBStore(MemoryStorage):
                 )
             except TransactWriteError as error:
                 # Deleted concurrently: the other delete owns the counter; still sweep below.
-                if not _is_condition_failure(error):
+                if not is_condition_failure(error):
                     raise
         # Always sweep, so a delete interrupted after the thread item went is finished by a retry.
         keys = [
@@ -1231,10 +1231,14 @@ class DynamoDBStore(MemoryStorage):
 
     # ------------------------------------------------------------ saving messages
 
-    @_translating_errors
     def save_messages(self, messages: Sequence[Message]) -> list[Message]:
+        return self.save_messages_with_receipt(messages).messages
+
+    @_translating_errors
+    def save_messages_with_receipt(self, messages: Sequence[Message]) -> SaveReceipt:
+        """The fast path's pointer conditions prove its ids new; the read path knows the rest."""
         if not messages:
-            return []
+            return SaveReceipt(messages=[], previous={})
         # Validate everything before the first write: a bad message must leave nothing behind.
         latest = {message.id: message for message in messages}
         sized = {message_id: self._message_item(message) for message_id, message in latest.items()}
@@ -1245,8 +1249,8 @@ class DynamoDBStore(MemoryStorage):
             owners.setdefault(message.thread_id, set()).add(message.resource_id)
         if any(len(resources) > 1 for resources in owners.values()):
             # Mixed attribution in one thread: the fast path cannot prove which are foreign.
-            self._save_with_reads(list(latest.values()), now)
-            return list(messages)
+            previous = self._save_with_reads(list(latest.values()), now)
+            return SaveReceipt(messages=list(messages), bumped_at=now, previous=previous)
 
         guards = {thread_id: _ThreadGuard(owner=next(iter(resources))) for thread_id, resources in owners.items()}
         pointer_model = self._models.pointer
@@ -1274,6 +1278,7 @@ class DynamoDBStore(MemoryStorage):
             if missing:
                 raise NotFoundError(f"Thread with id {sorted(missing)[0]} not found")
             other_threads = []
+        previous: dict[str, MessageLocation] = {}
         for position, chunk in enumerate(chunks):
             checks = other_threads if position == 0 else []
             try:
@@ -1285,11 +1290,14 @@ class DynamoDBStore(MemoryStorage):
                     missing = set(checks) - set(self._get_threads(checks))
                     if missing:
                         raise NotFoundError(f"Thread with id {sorted(missing)[0]} not found") from None
-                self._save_with_reads([latest[change.message_id] for change in chunk], now)
-        return list(messages)
+                previous.update(self._save_with_reads([latest[change.message_id] for change in chunk], now))
+        return SaveReceipt(messages=list(messages), bumped_at=now, previous=previous)
 
-    def _save_with_reads(self, messages: Sequence[Message], now: datetime) -> None:
-        """Save after reading the messages' pointers and threads; retried if the state moves."""
+    def _save_with_reads(self, messages: Sequence[Message], now: datetime) -> dict[str, MessageLocation]:
+        """Save after reading the messages' pointers and threads; retried if the state moves.
+        Returns where each id that already existed was before its transaction committed."""
+        previous: dict[str, MessageLocation] = {}
+        committed: set[str] = set()
         for attempt in range(_MAX_PLAN_ATTEMPTS):
             pointers = self._get_pointers(message.id for message in messages)
             thread_ids = {message.thread_id for message in messages} | {p.thread_id for p in pointers.values()}
@@ -1302,7 +1310,13 @@ class DynamoDBStore(MemoryStorage):
             try:
                 for chunk in _chunk_changes(changes):
                     self._commit_changes(chunk, guards, now)
-                return
+                    # A retry re-plans chunks that already landed; their "before" is this one.
+                    for change in chunk:
+                        if change.message_id not in committed:
+                            committed.add(change.message_id)
+                            if (pointer := pointers.get(change.message_id)) is not None:
+                                previous[change.message_id] = MessageLocation(pointer.thread_id, pointer.resource_id)
+                return previous
             except _StalePlan:
                 _backoff(attempt)
         raise ConflictError("Messages kept changing while they were being saved; retry")
@@ -1379,7 +1393,7 @@ class DynamoDBStore(MemoryStorage):
         try:
             self._transact(fill)
         except TransactWriteError as error:
-            if _is_condition_failure(error):
+            if is_condition_failure(error):
                 raise _StalePlan() from error
             raise
 
@@ -1450,6 +1464,19 @@ class DynamoDBStore(MemoryStorage):
             else:
                 messages.append(self._message_from_item(item))
         return thread, messages
+
+    @_translating_errors
+    def load_thread_window(self, thread_id: str, limit: int) -> ThreadWindow:
+        """One Query: the thread item (with its counters) and the newest ``limit`` messages."""
+        thread, messages = self._thread_and_messages(validate_id(thread_id, "threadId"), forward=False, limit=limit + 1)
+        if thread is None:
+            return ThreadWindow(thread=None, messages=[], total=0, foreign=0)
+        return ThreadWindow(
+            thread=self._thread_from_item(thread),
+            messages=messages,
+            total=int(thread.message_count),
+            foreign=int(thread.foreign_message_count),
+        )
 
     @_translating_errors
     def list_messages(self, query: ListMessagesInput) -> MessagePage:
@@ -1945,7 +1972,7 @@ _ensured_tables: set[tuple[int, str]] = set()
 _ensure_lock = threading.Lock()
 
 
-def _ensure_table(models: TableModels, table_name: str) -> None:
+def ensure_table(models: TableModels, table_name: str) -> None:
     """Create the table if missing (idempotent; waits until ACTIVE), once per process.
 
     Uses the botocore client directly: ``table_definition`` is the plain CreateTable request

@@ -1,0 +1,171 @@
+"""Plumbing shared by the DynamoDB adapters of the workflows, scores and observability domains.
+
+They live in the memory store's single table (``memkit.storage.dynamodb.table_definition``:
+``PK``/``SK``, ``GSI1``, ``GSI2``; nothing added) under their own key prefixes, and reuse its
+pynamodb model factory, so every domain on one table shares one botocore client and pool.
+Each domain declares its items as subclasses of the table's polymorphic ``Item`` base (see
+``entity_class``). Key design per domain: ``docs/domains.md``.
+
+Listing pages with a ``total``: DynamoDB has no cheap count, so a page costs one
+``Select=COUNT`` Query per index partition (it reads the matching keys' items but returns
+none) plus one Query that stops after ``offset + limit`` items. Counts and GSI listings are
+eventually consistent, as every GSI read is.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import types
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import islice
+from typing import Any, NoReturn
+
+from pynamodb.exceptions import PynamoDBException
+from pynamodb.expressions.condition import Condition
+
+from memkit.errors import RetryableError
+
+# The memory adapter keeps its error mapping and table creation private; they are reused here
+# rather than copied so AWS error codes stay mapped in one place.
+from memkit.storage.dynamodb import (
+    TableModels,
+    domain_error,
+    ensure_table,
+    is_condition_failure,
+    table_models,
+)
+
+# Items a filtered listing reads per Query request (before filtering).
+FILTERED_PAGE_SIZE = 500
+
+
+def open_table(
+    table_name: str, *, create_table: bool = False, region: str | None = None, endpoint_url: str | None = None
+) -> TableModels:
+    """The table's pynamodb models, resolved as ``DynamoDBStore`` resolves them (so a domain
+    adapter and the memory store on one table share the cached models and their client)."""
+    # botocore reads AWS_DEFAULT_REGION but not AWS_REGION (the variable Lambda sets).
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    endpoint_hint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+    models = table_models(table_name, region, endpoint_url, endpoint_hint)
+    if create_table:
+        with translated_errors(table_name):
+            ensure_table(models, table_name)
+    return models
+
+
+def entity_class(models: TableModels, name: str, attributes: dict[str, Any]) -> type:
+    """A subclass of the table's ``Item`` with discriminator ``name`` (the item's ``entity``
+    attribute) and the given pynamodb attributes. Build it once per table (``functools.cache``
+    the caller): pynamodb registers each discriminator on the base class."""
+    class_name = f"{name.title().replace('_', '')}Item"
+    return types.new_class(class_name, (models.item,), {"discriminator": name}, lambda body: body.update(attributes))
+
+
+@contextmanager
+def translated_errors(table_name: str) -> Iterator[None]:
+    """pynamodb failures as memkit domain errors (ConflictError, RetryableError, ...)."""
+    try:
+        yield
+    except PynamoDBException as error:
+        _raise_translated(error, table_name)
+
+
+def write_if(write: Callable[[], Any], table_name: str) -> bool:
+    """Run a conditional write; False (not an error) when its condition did not hold."""
+    try:
+        write()
+    except PynamoDBException as error:
+        if is_condition_failure(error):
+            return False
+        _raise_translated(error, table_name)
+    return True
+
+
+def _raise_translated(error: PynamoDBException, table_name: str) -> NoReturn:
+    mapped = domain_error(error, table_name)
+    if mapped is None:
+        raise error
+    raise mapped from error
+
+
+def batch_write(model: Any, table_name: str, *, puts: Sequence[Any] = (), deletes: Sequence[Any] = ()) -> None:
+    """BatchWriteItem requests of 25 (pynamodb resends unprocessed items a few times). Each
+    request is all or nothing, the whole call is not. Items are built by the caller first, so
+    a bad one fails before anything is sent."""
+    batch = model.batch_write()
+    try:
+        for item in puts:
+            batch.save(item)
+        for item in deletes:
+            batch.delete(item)
+        batch.commit()
+    except PynamoDBException as error:
+        if batch.failed_operations:
+            raise RetryableError(
+                f"DynamoDB left {len(batch.failed_operations)} writes unprocessed (throttled), retry later"
+            ) from error
+        _raise_translated(error, table_name)
+
+
+def page_across(
+    index: Any,
+    partitions: Sequence[tuple[str, Condition | None]],
+    filter_condition: Condition | None,
+    offset: int,
+    limit: int | None,
+) -> tuple[int, list[Any]]:
+    """``(total, items)``: items ``offset .. offset+limit`` (``limit`` None: all the rest) of
+    ``partitions`` read newest first (descending sort key), one partition after the other.
+
+    ``index`` is a model class (base table) or a GSI; each partition is a hash key with an
+    optional sort-key condition. Partitions before the page are only counted."""
+    counts = [index.count(key, range_condition, filter_condition) for key, range_condition in partitions]
+    items: list[Any] = []
+    skip = offset
+    for (key, range_condition), count in zip(partitions, counts):
+        if limit is not None and len(items) >= limit:
+            break
+        if skip >= count:
+            skip -= count
+            continue
+        want = None if limit is None else skip + limit - len(items)
+        results = index.query(
+            key,
+            range_condition,
+            filter_condition,
+            scan_index_forward=False,
+            limit=want,
+            # Unfiltered, read exactly what is needed. Filtered, a request's Limit counts items
+            # read before filtering, so read more per request than the page needs (up to 1 MB)
+            # rather than walk the partition ``want`` items at a time.
+            page_size=want if filter_condition is None or want is None else max(want, FILTERED_PAGE_SIZE),
+        )
+        items += islice(results, skip, None)
+        skip = 0
+    return sum(counts), items
+
+
+def key_range(sort_key: Any, low: str | None, high: str | None) -> Condition | None:
+    """A sort-key condition for ``low <= key <= high``, either bound optional (a key condition
+    allows one comparison per key, so two bounds must be BETWEEN)."""
+    if low is not None and high is not None:
+        return sort_key.between(low, high)
+    if low is not None:
+        return sort_key >= low
+    return None if high is None else sort_key <= high
+
+
+def timestamp_range(sort_key: Any, start: str | None, end: str | None) -> Condition | None:
+    """A condition selecting ``<timestamp>#...`` sort keys with ``start <= timestamp <= end``
+    (stored-format timestamps, either optional). "$" sorts right after "#", so ``<end>$`` is
+    above every key of the end's millisecond: the upper bound stays inclusive to the ms."""
+    return key_range(sort_key, start, None if end is None else end + "$")
+
+
+def and_all(conditions: Sequence[Condition | None]) -> Condition | None:
+    """The AND of the given conditions (None entries skipped); None when there are none."""
+    present = [condition for condition in conditions if condition is not None]
+    return functools.reduce(lambda left, right: left & right, present) if present else None
