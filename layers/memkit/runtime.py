@@ -78,14 +78,17 @@ class Runtime:
         key = agent_id if agent_id not in (None, "", "undefined") else AgentRegistry.DEFAULT_AGENT
         memory = self._memories.get(key)
         if memory is None:
-            recall = bool(config.semantic_recall)
+            # Every agent gets the deployment's vector store and embedder (built once per process):
+            # one without semanticRecall indexes nothing (Memory.recall_enabled), but deleting
+            # its threads must still remove vectors that another agent sharing the storage, or
+            # a memoryConfig override on search, relies on.
             memory = Memory(
                 self.storage(config.storage_url),
                 config=config,
                 agent_id=key,
                 jobs=self.jobs,
-                vector=self.vector if recall else None,
-                embedder=self.embedder if recall else None,
+                vector=self.vector,
+                embedder=self.embedder,
                 indexing=self.settings.indexing,
             )
             self._memories[key] = memory
@@ -97,5 +100,7 @@ class Runtime:
     def close(self) -> None:
         if "jobs" in self.__dict__:
             self.jobs.close(drain=True)
+        if self.__dict__.get("vector") is not None:
+            self.vector.close()
         for store in self._stores.values():
             store.close()

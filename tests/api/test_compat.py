@@ -1,6 +1,6 @@
 """The real ``@mastra/client-js`` 1.x (Node 22) against ``make run``'s server (``infra.local.run``)
 on a temporary libSQL file: create, list, get, update, save, list with include, working memory,
-clone, delete messages, delete thread. The assertions live in ``compat/client_compat.mjs``."""
+clone, delete messages, semantic search, delete thread. The assertions live in ``compat/client_compat.mjs``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ AGENTS = """
 [agents.default]
 lastMessages = 10
 workingMemory = { enabled = true }
+
+[agents.recall]
+lastMessages = 10
+semanticRecall = { topK = 4, messageRange = 1, scope = "resource" }
 """
 
 
@@ -36,6 +40,9 @@ def local_server(tmp_path: Path) -> Iterator[str]:
         **{k: v for k, v in os.environ.items() if not k.startswith("MEMKIT_") and k != "AWS_LAMBDA_FUNCTION_NAME"},
         "MEMKIT_PORT": str(port),
         "MEMKIT_STORAGE_URL": f"file:{tmp_path / 'memkit.db'}",
+        # semantic recall for searchMemory: vectors in the same file, indexed before the save returns
+        "MEMKIT_VECTOR_URL": f"file:{tmp_path / 'memkit.db'}",
+        "MEMKIT_INDEXING": "sync",
         "MEMKIT_CONFIG": str(config),
         "MEMKIT_AUTH": "none",
     }

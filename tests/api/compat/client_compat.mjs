@@ -183,6 +183,50 @@ try {
     assert.match(bad.body.error, /page/);
   });
 
+  await step("search memory", async () => {
+    // The "recall" agent has semanticRecall; the server indexes synchronously (MEMKIT_INDEXING=sync).
+    const recallAgent = "recall";
+    const recallThread = `${threadId}-recall`;
+    const ids = [0, 1, 2].map((i) => `compat-recall-${i}-${suffix}`);
+    await client.createMemoryThread({ agentId: recallAgent, resourceId, threadId: recallThread, title: "Sailing" });
+    await client.saveMessageToMemory({
+      agentId: recallAgent,
+      messages: [
+        { ...textMessage(ids[0], "My sailing boat is called Albatross", "user", 10), threadId: recallThread },
+        { ...textMessage(ids[1], "Albatross is a lovely name for a boat", "assistant", 11), threadId: recallThread },
+        { ...textMessage(ids[2], "I also collect vintage postcards", "user", 12), threadId: recallThread },
+      ],
+    });
+
+    const found = await client.searchMemory({ agentId: recallAgent, resourceId, searchQuery: "what is my sailing boat called?" });
+    assert.equal(found.searchType, "semantic");
+    assert.equal(found.searchScope, "resource");
+    assert.equal(found.query, "what is my sailing boat called?");
+    assert.equal(found.count, found.results.length);
+    const best = found.results[0];
+    assert.equal(best.id, ids[0]);
+    assert.equal(best.content, "My sailing boat is called Albatross");
+    assert.equal(best.threadId, recallThread);
+    assert.equal(best.threadTitle, "Sailing");
+    assert.deepEqual(best.context.before, []);
+    assert.deepEqual(best.context.after.map((m) => m.id), [ids[1]]);
+
+    const scoped = await client.searchMemory({
+      agentId: recallAgent,
+      resourceId,
+      threadId: recallThread,
+      searchQuery: "postcards",
+      memoryConfig: { semanticRecall: { topK: 2, messageRange: 0, scope: "thread" } },
+    });
+    assert.equal(scoped.searchScope, "thread");
+    assert.equal(scoped.results[0].id, ids[2]);
+
+    const refused = await expectStatus(client.searchMemory({ agentId, resourceId, searchQuery: "boat" }), 400);
+    assert.match(refused.body.error, /semantic recall is not enabled/);
+
+    await client.getMemoryThread({ threadId: recallThread, agentId: recallAgent }).delete();
+  });
+
   await step("delete thread", async () => {
     const deleted = await thread.delete();
     assert.deepEqual(deleted, { result: "Thread deleted" });

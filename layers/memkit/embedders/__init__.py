@@ -1,0 +1,1 @@
+"""embedders port and adapters."""

@@ -1,0 +1,125 @@
+"""Amazon Bedrock Titan Text Embeddings v2 (``amazon.titan-embed-text-v2:0``), the AWS default.
+
+Selected by ``MEMKIT_EMBEDDER=bedrock/<model-id>``. Titan v2 embeds one text per InvokeModel
+call, with ``dimensions`` 256, 512 or 1024 and ``normalize: true`` (unit vectors, so cosine and
+dot product agree). A batch runs up to ``MAX_CONCURRENCY`` calls at once on a small thread pool:
+boto3 clients are thread-safe, and indexing a long message (several chunks) should not cost
+several round trips in a row.
+
+boto3 is imported on first use and the client built once per container. Its own retry mode
+("standard", 3 attempts) absorbs brief throttling; what still fails is classified for the job
+queue: throttling/timeouts → ``RetryableError``, a bad request → ``PermanentJobError``, missing
+access to the model → ``ConfigurationError``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from memkit.embedders.base import Embedder, check_vectors
+from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
+
+TITAN_V2 = "titan-embed-text-v2"
+TITAN_V2_DIMENSIONS = (256, 512, 1024)
+# Titan v2 takes at most 50,000 characters (8,192 tokens); chunks are far smaller, but a caller
+# embedding raw text must get a clear error rather than a ValidationException.
+MAX_INPUT_CHARS = 50_000
+MAX_CONCURRENCY = 4
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelTimeoutException",
+        "ModelNotReadyException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_CONFIGURATION_CODES = frozenset(
+    {"AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException"}
+)
+
+
+class BedrockEmbedder(Embedder):
+    name = "bedrock"
+
+    def __init__(self, model_id: str, dimension: int, *, client: Any = None, max_concurrency: int = MAX_CONCURRENCY):
+        if TITAN_V2 not in model_id:
+            raise ConfigurationError(
+                f"MEMKIT_EMBEDDER=bedrock/{model_id}: only Titan Text Embeddings v2 "
+                "(amazon.titan-embed-text-v2:0) is supported"
+            )
+        if dimension not in TITAN_V2_DIMENSIONS:
+            raise ConfigurationError(
+                f"Titan Text Embeddings v2 produces {TITAN_V2_DIMENSIONS} dimensions; "
+                f"MEMKIT_EMBEDDING_DIMENSION is {dimension}"
+            )
+        self.model_id = model_id
+        self.dimension = dimension
+        self.name = f"bedrock/{model_id}"
+        self._client = client
+        self._client_lock = threading.Lock()
+        self._max_concurrency = max_concurrency
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        for text in texts:
+            if len(text) > MAX_INPUT_CHARS:
+                raise PermanentJobError(f"Titan v2 takes at most {MAX_INPUT_CHARS} characters, got {len(text)}")
+        if len(texts) <= 1 or self._max_concurrency <= 1:
+            vectors = [self._embed_one(text) for text in texts]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self._max_concurrency, len(texts))) as pool:
+                vectors = list(pool.map(self._embed_one, texts))
+        return check_vectors(self, texts, vectors)
+
+    def _bedrock(self) -> Any:
+        with self._client_lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                self._client = boto3.client(
+                    "bedrock-runtime",
+                    config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
+                )
+            return self._client
+
+    def _embed_one(self, text: str) -> list[float]:
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        body = {"inputText": text, "dimensions": self.dimension, "normalize": True}
+        try:
+            response = self._bedrock().invoke_model(
+                modelId=self.model_id,
+                body=json.dumps(body),
+                contentType="application/json",
+                accept="application/json",
+            )
+            payload = json.loads(response["body"].read())
+        except ClientError as exc:
+            raise _classify_client_error(self.model_id, exc) from None
+        except NoCredentialsError as exc:
+            raise ConfigurationError(f"Bedrock {self.model_id}: no AWS credentials: {exc}") from None
+        except BotoCoreError as exc:
+            # Connection resets, endpoint timeouts: the network, not the request.
+            raise RetryableError(f"Bedrock {self.model_id} is unreachable: {exc}") from exc
+        embedding = payload.get("embedding") if isinstance(payload, dict) else None
+        if not isinstance(embedding, list):
+            raise PermanentJobError(f"Bedrock {self.model_id} answered without an embedding: {str(payload)[:200]}")
+        return [float(v) for v in embedding]
+
+
+def _classify_client_error(model_id: str, exc: Any) -> Exception:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "")
+    text = f"Bedrock {model_id}: {code}: {error.get('Message', '')}"
+    if code in _RETRYABLE_CODES:
+        return RetryableError(text)
+    if code in _CONFIGURATION_CODES:
+        return ConfigurationError(text)
+    return PermanentJobError(text)

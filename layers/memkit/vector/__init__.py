@@ -1,0 +1,1 @@
+"""vector port and adapters."""

@@ -1,0 +1,190 @@
+"""The vectors follow the messages: one per chunk however often a message is saved, re-indexed on
+update, gone after deletes, never written by a read-only agent — on each vector store (counted
+from the store itself: the libSQL table, or the Pinecone stand-in's list endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from memkit.errors import ForbiddenError
+from memkit.memory import Memory
+from memkit.recall.chunking import chunk_text
+
+from tests.recall.conftest import Backend, load_corpus, text_message, uid
+
+# ~2,800 characters of distinct sentences: several chunks.
+LONG_TEXT = " ".join(f"Paragraph {n} talks about lighthouse number {n} on the northern coast." for n in range(40))
+LONG_CHUNKS = len(chunk_text(LONG_TEXT))
+
+
+@pytest.fixture
+def resource_id() -> str:
+    return uid("res")
+
+
+def _thread(memory: Memory, resource_id: str, thread_id: str = "t1") -> str:
+    memory.create_thread(resource_id=resource_id, thread_id=thread_id, title=f"Thread {thread_id}")
+    return thread_id
+
+
+def test_resaving_leaves_exactly_one_vector_per_chunk(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    messages = [
+        text_message("long", thread_id, resource_id, LONG_TEXT, at=1),
+        text_message("short", thread_id, resource_id, "A short note about lighthouses", role="assistant", at=2),
+    ]
+    assert LONG_CHUNKS >= 3
+    # When the same messages are saved three times
+    for _ in range(3):
+        memory.save_messages(messages)
+    # Then each chunk has exactly one vector, keyed <messageId>#<chunk>
+    assert backend.stored_ids(resource_id) == [f"long#{n}" for n in range(LONG_CHUNKS)] + ["short#0"]
+
+
+def test_vector_metadata_is_small_and_never_holds_the_text(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    memory.save_messages([text_message("m1", thread_id, resource_id, LONG_TEXT, at=7)])
+    metadata = backend.stored_metadata(resource_id, ["m1#0", "m1#2"])
+    assert len(metadata) == 2
+    assert metadata["m1#2"] == {
+        "threadId": thread_id,
+        "messageId": "m1",
+        "role": "user",
+        "createdAt": "2025-03-01T00:07:00.000Z",
+        "chunk": 2,
+    }
+    assert set(metadata["m1#0"]) == {"threadId", "messageId", "role", "createdAt", "chunk"}
+
+
+def test_updating_a_message_reindexes_it_and_drops_stale_chunks(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    memory = make_memory({"lastMessages": 0, "semanticRecall": {"topK": 1, "messageRange": 0, "scope": "thread"}})
+    thread_id = _thread(memory, resource_id)
+    memory.save_messages(
+        [
+            text_message("m1", thread_id, resource_id, LONG_TEXT, at=1),
+            text_message("m2", thread_id, resource_id, "We talked about the weather in Oslo", at=2),
+        ]
+    )
+    # When the long message is rewritten into a short one about something else
+    memory.update_messages([{"id": "m1", "content": {"parts": [{"type": "text", "text": "My favourite fruit is the mango"}]}}])
+    # Then its old chunks are gone and the new text is what recall finds
+    assert backend.stored_ids(resource_id) == ["m1#0", "m2#0"]
+    found = memory.recall(thread_id=thread_id, resource_id=resource_id, query="favourite fruit mango")
+    assert [m.id for m in found.messages] == ["m1"]
+
+
+def test_a_message_that_loses_its_text_loses_its_vectors(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    memory.save_messages([text_message("m1", thread_id, resource_id, "Some words to index", at=1)])
+    memory.update_messages([{"id": "m1", "content": {"parts": [{"type": "step-start"}], "content": ""}}])
+    assert backend.stored_ids(resource_id) == []
+
+
+def test_only_conversation_text_is_indexed(backend: Backend, make_memory: Callable[..., Memory], resource_id: str) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    tool_only = text_message("tool", thread_id, resource_id, "", role="assistant", at=3)
+    tool_only["content"] = {
+        "format": 2,
+        "parts": [{"type": "tool-invocation", "toolInvocation": {"state": "result", "toolName": "weather", "result": {"t": 21}}}],
+    }
+    memory.save_messages(
+        [
+            text_message("user", thread_id, resource_id, "What is the weather?", at=1),
+            text_message("system", thread_id, resource_id, "You are a helpful assistant", role="system", at=2),
+            tool_only,
+            text_message("signal", thread_id, resource_id, "typing", role="signal", at=4),
+            text_message("answer", thread_id, resource_id, "It is 21 degrees and sunny", role="assistant", at=5),
+        ]
+    )
+    assert backend.stored_ids(resource_id) == ["answer#0", "user#0"]
+
+
+def test_deleting_messages_removes_their_vectors(backend: Backend, make_memory: Callable[..., Memory], resource_id: str) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    memory.save_messages(
+        [
+            text_message("keep", thread_id, resource_id, "Keep this one", at=1),
+            text_message("drop", thread_id, resource_id, LONG_TEXT, at=2),
+            # "drop1" shares the prefix "drop" but not "drop#": it must survive
+            text_message("drop1", thread_id, resource_id, "A neighbour with a similar id", at=3),
+        ]
+    )
+    memory.delete_messages(["drop", "unknown-id"])
+    assert backend.stored_ids(resource_id) == ["drop1#0", "keep#0"]
+
+
+def test_deleting_a_thread_removes_its_vectors_only(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    memory = make_memory()
+    first, second = _thread(memory, resource_id, "t1"), _thread(memory, resource_id, "t2")
+    memory.save_messages(
+        [
+            text_message("a1", first, resource_id, LONG_TEXT, at=1),
+            text_message("a2", first, resource_id, "More in the first thread", at=2),
+            text_message("b1", second, resource_id, "The second thread stays", at=3),
+        ]
+    )
+    memory.delete_thread(first, resource_id)
+    assert backend.stored_ids(resource_id) == ["b1#0"]
+
+
+def test_erasing_a_resource_removes_all_its_vectors_and_no_one_elses(
+    backend: Backend, make_memory: Callable[..., Memory]
+) -> None:
+    memory = make_memory()
+    corpus = load_corpus(memory, resources=["alice", "bob"])
+    alice, bob = corpus.resource("alice"), corpus.resource("bob")
+    bob_vectors = backend.stored_ids(bob)
+    assert len(backend.stored_ids(alice)) == 32 and len(bob_vectors) == 32
+
+    memory.erase_resource(alice)
+
+    assert backend.stored_ids(alice) == []
+    assert backend.stored_ids(bob) == bob_vectors
+    memory.erase_resource(alice)  # erasing again (an empty partition) is fine
+
+
+def test_a_read_only_agent_indexes_nothing(backend: Backend, make_memory: Callable[..., Memory], resource_id: str) -> None:
+    writer = make_memory()
+    reader = make_memory({"readOnly": True, "lastMessages": 0, "semanticRecall": {"topK": 2, "messageRange": 0}})
+    thread_id = _thread(writer, resource_id)
+    writer.save_messages([text_message("w1", thread_id, resource_id, "The spare key is under the blue flowerpot", at=1)])
+
+    # The read-only agent may not write, so it indexes nothing either
+    with pytest.raises(ForbiddenError):
+        reader.save_messages([text_message("r1", thread_id, resource_id, "An attempted write about keys", at=2)])
+    with pytest.raises(ForbiddenError):
+        reader.update_messages([{"id": "w1", "content": {"parts": [{"type": "text", "text": "rewritten"}]}}])
+    with pytest.raises(ForbiddenError):
+        reader.clone_thread({"sourceThreadId": thread_id, "newThreadId": "copy"})
+    assert backend.stored_ids(resource_id) == ["w1#0"]
+
+    # But it still recalls what others indexed
+    result = reader.recall(thread_id=thread_id, resource_id=resource_id, query="where is the spare key?")
+    assert [m.id for m in result.messages] == ["w1"]
+
+
+def test_cloning_a_thread_indexes_the_copies(backend: Backend, make_memory: Callable[..., Memory], resource_id: str) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    memory.save_messages([text_message("orig", thread_id, resource_id, "A message worth cloning", at=1)])
+    cloned = memory.clone_thread({"sourceThreadId": thread_id, "newThreadId": "copy"})
+    copy_id = cloned.cloned_messages[0].id
+    assert backend.stored_ids(resource_id) == sorted(["orig#0", f"{copy_id}#0"])
+    assert backend.stored_metadata(resource_id, [f"{copy_id}#0"])[f"{copy_id}#0"]["threadId"] == "copy"
