@@ -31,16 +31,14 @@ import itertools
 import json
 import math
 import re
-import signal
-import socket
 import struct
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from infra.local.http_support import StandInRequestHandler, StandInServer, serve_until_terminated
 
 DEFAULT_DIMENSION = 256
 MAX_DIMENSION = 8192
@@ -269,29 +267,14 @@ def _embedding_inputs(raw: Any) -> list[str]:
 # -- HTTP -------------------------------------------------------------------------------------
 
 
-class OpenAIServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
+class OpenAIServer(StandInServer):
     def __init__(self, address: tuple[str, int], state: StubState) -> None:
         super().__init__(address, OpenAIRequestHandler)
         self.state = state
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        # Headers and body go out in separate writes; with Nagle on, the body
-        # waits for the client's delayed ACK and every call stalls ~40 ms.
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection, address
 
-
-class OpenAIRequestHandler(BaseHTTPRequestHandler):
+class OpenAIRequestHandler(StandInRequestHandler):
     server: OpenAIServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._handle()
@@ -405,17 +388,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--dimension must be between 1 and {MAX_DIMENSION}")
 
     server = OpenAIServer((args.host, args.port), StubState(args.dimension))
-    # SystemExit unwinds serve_forever() on the main thread; shutdown() from a
-    # signal handler would deadlock waiting for that same loop.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host, port = server.server_address[:2]
-    print(f"ready openai http://{host}:{port} dimension={args.dimension}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_terminated(server, f"ready openai http://{host}:{port} dimension={args.dimension}")
 
 
 if __name__ == "__main__":

@@ -23,17 +23,15 @@ import base64
 import heapq
 import json
 import math
-import signal
-import socket
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from infra.local.http_support import StandInRequestHandler, StandInServer, serve_until_terminated
 
 MAX_UPSERT_VECTORS = 1000
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
@@ -454,29 +452,14 @@ def _decode_pagination_token(token: str | None) -> str:
 # -- HTTP -----------------------------------------------------------------------
 
 
-class PineconeServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
+class PineconeServer(StandInServer):
     def __init__(self, address: tuple[str, int], index: VectorIndex) -> None:
         super().__init__(address, PineconeRequestHandler)
         self.index = index
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        # Headers and body go out in separate writes; with Nagle on, the body
-        # waits for the client's delayed ACK and every call stalls ~40 ms.
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection, address
 
-
-class PineconeRequestHandler(BaseHTTPRequestHandler):
+class PineconeRequestHandler(StandInRequestHandler):
     server: PineconeServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         self._dispatch(
@@ -556,17 +539,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--dimension must be positive")
 
     server = PineconeServer((args.host, args.port), VectorIndex(args.dimension, args.metric))
-    # SystemExit unwinds serve_forever() on the main thread; shutdown() from a
-    # signal handler would deadlock waiting for that same loop.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host, port = server.server_address[:2]
-    print(f"ready pinecone http://{host}:{port} dimension={args.dimension} metric={args.metric}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_terminated(server, f"ready pinecone http://{host}:{port} dimension={args.dimension} metric={args.metric}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ def _start_cache(started: list[stack.Service]) -> None:
     gateway = stack.start_upstash_gateway(redis_port=redis.port)
     started.append(gateway)
     os.environ.update(gateway.env)
+    # From here the app sees an ordinary Upstash database: "upstash-local" only tells this
+    # launcher to start one, so production code never has to know about the stand-in.
+    os.environ["MEMKIT_CACHE"] = "upstash"
     print(f"cache: Upstash gateway {gateway.url} over redis-server on port {redis.port}")
 
 

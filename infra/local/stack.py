@@ -631,7 +631,8 @@ def start_pinecone(dimension: int = 256, metric: str = "cosine", port: int | Non
         "pinecone_server",
         port,
         url,
-        {"MEMKIT_PINECONE_HOST": url, "PINECONE_API_KEY": "local"},
+        # The variables Settings reads; the explicit http:// is how a plain-http host is named.
+        {"MEMKIT_VECTOR_URL": f"pinecone://{url}", "PINECONE_API_KEY": "local"},
         ["--dimension", str(dimension), "--metric", metric],
     )
 

@@ -20,17 +20,15 @@ import base64
 import hmac
 import itertools
 import json
-import signal
-import socket
-import sys
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
 import redis
 from redis.exceptions import ResponseError
+
+from infra.local.http_support import StandInRequestHandler, StandInServer, serve_until_terminated
 
 # Commands that would leave a pooled connection in a state the next request
 # does not expect (inside MULTI, subscribed, another DB) or that never answer.
@@ -146,11 +144,7 @@ class RedisRunner:
         self._pool.disconnect()
 
 
-class UpstashGateway(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
+class UpstashGateway(StandInServer):
     def __init__(self, address: tuple[str, int], token: str, runner: RedisRunner) -> None:
         super().__init__(address, UpstashRequestHandler)
         self.token = token
@@ -158,24 +152,13 @@ class UpstashGateway(ThreadingHTTPServer):
         self._sync_tokens = itertools.count(1)
         self._sync_lock = threading.Lock()
 
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        # Headers and body go out in separate writes; with Nagle on, the body
-        # waits for the client's delayed ACK and every call stalls ~40 ms.
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection, address
-
     def next_sync_token(self) -> str:
         with self._sync_lock:
             return str(next(self._sync_tokens))
 
 
-class UpstashRequestHandler(BaseHTTPRequestHandler):
+class UpstashRequestHandler(StandInRequestHandler):
     server: UpstashGateway
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
     def do_POST(self) -> None:
         body = self._read_body()
@@ -311,18 +294,12 @@ def main(argv: list[str] | None = None) -> None:
 
     runner = RedisRunner(args.redis_host, args.redis_port)
     server = UpstashGateway((args.host, args.port), args.token, runner)
-    # SystemExit unwinds serve_forever() on the main thread; shutdown() from a
-    # signal handler would deadlock waiting for that same loop.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     host, port = server.server_address[:2]
-    print(f"ready upstash-gateway http://{host}:{port} -> redis {args.redis_host}:{args.redis_port}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        runner.close()
+    serve_until_terminated(
+        server,
+        f"ready upstash-gateway http://{host}:{port} -> redis {args.redis_host}:{args.redis_port}",
+        cleanup=runner.close,
+    )
 
 
 if __name__ == "__main__":

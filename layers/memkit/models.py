@@ -30,8 +30,6 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # ---------------------------------------------------------------- timestamps
 
-_ISO_Z = "%Y-%m-%dT%H:%M:%S"
-
 
 def utc_now() -> datetime:
     return to_ms(datetime.now(timezone.utc))
@@ -48,22 +46,31 @@ def to_ms(value: datetime) -> datetime:
 def format_ts(value: datetime) -> str:
     """``2025-01-01T00:00:00.000Z``: fixed width, so it also sorts lexicographically."""
     value = to_ms(value)
-    return f"{value.strftime(_ISO_Z)}.{value.microsecond // 1000:03d}Z"
+    # Not strftime: its %Y does not pad years before 1000, which would break the fixed width.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T"
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_ts(value: Any, *, field: str = "date") -> datetime:
     if isinstance(value, datetime):
         return to_ms(value)
+    # Out-of-range values (epoch 1e20, NaN, 9999-12-31 at -05:00) surface as ValueError,
+    # OverflowError or OSError from datetime; all of them are the caller's bad input.
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         # JavaScript clients sometimes send epoch milliseconds.
-        return to_ms(datetime.fromtimestamp(value / 1000, tz=timezone.utc))
-    if isinstance(value, str) and value.strip():
+        try:
+            return to_ms(datetime.fromtimestamp(value / 1000, tz=timezone.utc))
+        except (ValueError, OverflowError, OSError):
+            pass
+    elif isinstance(value, str) and value.strip():
         text = value.strip()
         if text.endswith("Z"):
             text = text[:-1] + "+00:00"
         try:
             return to_ms(datetime.fromisoformat(text))
-        except ValueError:
+        except (ValueError, OverflowError):
             pass
     raise ValidationError(f"{field} must be an ISO-8601 timestamp, got {value!r}", field=field)
 
@@ -128,6 +135,7 @@ class WireModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         validate_assignment=False,
+        defer_build=True,
     )
 
     def to_wire(self) -> dict[str, Any]:
@@ -210,7 +218,7 @@ Role = Literal["user", "assistant", "system", "signal"]
 class MessageContent(BaseModel):
     """Mastra's v2 content. Unknown fields are kept and round-trip untouched."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     format: Literal[2] = 2
     parts: list[dict[str, Any]] = Field(default_factory=list)
@@ -280,7 +288,7 @@ class Message(WireModel):
 class MessageContentPatch(BaseModel):
     """Partial content for updateMessages: metadata deep-merges, other given fields replace."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     metadata: dict[str, Any] | None = None
 

@@ -13,6 +13,7 @@ Parameters: ``ssm:/path/to/param`` or ``secretsmanager:<name-or-arn>``.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -44,6 +45,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
 def in_lambda(env: Mapping[str, str] | None = None) -> bool:
     env = os.environ if env is None else env
     return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
@@ -59,7 +73,7 @@ class Settings:
     # HTTP API
     auth_mode: str = "none"
     auth_force_none: bool = False
-    api_key: str | None = None  # direct value (local) or ssm:/secretsmanager: reference
+    api_key: str | None = field(default=None, repr=False)  # direct value (local) or ssm:/secretsmanager: reference
     jwt_resource_claim: str = "sub"
     max_body_bytes: int = 5 * 1024 * 1024
     tracing: bool = False
@@ -67,7 +81,7 @@ class Settings:
     # cache
     cache: str = "none"  # none | upstash | upstash-local
     upstash_url: str | None = None
-    upstash_token: str | None = None  # direct value or reference
+    upstash_token: str | None = field(default=None, repr=False)  # direct value or reference
     cache_timeout_seconds: float = 0.5
 
     # jobs
@@ -76,14 +90,14 @@ class Settings:
 
     # semantic recall
     vector_url: str = "none"  # none | file:<path> (same libSQL file) | pinecone://<index-host>
-    pinecone_api_key: str | None = None  # direct value or reference
+    pinecone_api_key: str | None = field(default=None, repr=False)  # direct value or reference
     embedder: str = "local"  # local | openai/<model> | bedrock/<model-id>
     embedding_dimension: int = 256
     indexing: str = "async"  # async | sync
 
     # LLM / OpenAI-compatible endpoints
     openai_base_url: str | None = None
-    openai_api_key: str | None = None  # direct value or reference
+    openai_api_key: str | None = field(default=None, repr=False)  # direct value or reference
     default_title_model: str = "local"
 
     extra: dict[str, str] = field(default_factory=dict)
@@ -108,7 +122,7 @@ class Settings:
             cache=(env.get("MEMKIT_CACHE") or "none").strip().lower(),
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or None,
-            cache_timeout_seconds=float(env.get("MEMKIT_CACHE_TIMEOUT_SECONDS") or 0.5),
+            cache_timeout_seconds=_float(env, "MEMKIT_CACHE_TIMEOUT_SECONDS", 0.5),
             jobs=(env.get("MEMKIT_JOBS") or ("sqs" if queue_url else "inprocess")).strip().lower(),
             queue_url=queue_url,
             vector_url=env.get("MEMKIT_VECTOR_URL") or "none",
@@ -145,12 +159,14 @@ class Settings:
             raise ConfigurationError(f"MEMKIT_INDEXING must be async or sync, got {self.indexing!r}")
         if self.embedding_dimension <= 0:
             raise ConfigurationError("MEMKIT_EMBEDDING_DIMENSION must be positive")
+        if self.max_body_bytes <= 0:
+            raise ConfigurationError("MEMKIT_MAX_BODY_BYTES must be positive")
 
     def describe(self) -> dict[str, object]:
         """Settings without secret values, for logs and /api/memory/status."""
-        secret = {"api_key", "upstash_token", "pinecone_api_key", "openai_api_key"}
+        # Secret fields are the ones kept out of repr(), so one marker serves both.
         return {
-            f.name: ("***" if f.name in secret and getattr(self, f.name) else getattr(self, f.name))
+            f.name: ("***" if not f.repr and getattr(self, f.name) else getattr(self, f.name))
             for f in fields(self)
             if f.name != "extra"
         }

@@ -119,6 +119,38 @@ def test_save_messages_with_wrong_shapes_is_400(api: ApiClient, body: dict[str, 
     assert_error(api.post("/api/memory/save-messages", json=body), 400, named)
 
 
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e999"])
+def test_non_finite_numbers_in_a_body_are_400_and_create_nothing(
+    api: ApiClient, resource_id: str, literal: bytes
+) -> None:
+    # Python's json reads these; JSON has no such numbers, and storing one would hand back null.
+    body = b'{"resourceId": "' + resource_id.encode() + b'", "metadata": {"score": ' + literal + b"}}"
+
+    response = api.post("/api/memory/threads", content=body, headers={"content-type": "application/json"})
+
+    assert_error(response, 400, "finite JSON number")
+    assert threads_of(api, resource_id) == []
+
+
+def test_non_finite_number_in_a_json_query_parameter_is_400(api: ApiClient, resource_id: str) -> None:
+    response = api.get("/api/memory/threads", params={"resourceId": resource_id, "metadata": '{"score": NaN}'})
+
+    assert_error(response, 400, "metadata", "finite JSON number")
+
+
+@pytest.mark.parametrize("created_at", [1e20, "9999-12-31T23:59:59.999-05:00"])
+def test_out_of_range_created_at_is_400_and_saves_nothing(api: ApiClient, resource_id: str, created_at: Any) -> None:
+    thread_id = new_thread(api, resource_id)
+
+    response = api.post(
+        "/api/memory/save-messages",
+        json={"messages": [{**message(thread_id, resource_id, "when?"), "createdAt": created_at}]},
+    )
+
+    assert_error(response, 400, "createdAt")
+    assert messages_of(api, thread_id) == []
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"messageIds": 5}, {"messageIds": [""]}, {"messageIds": [{"noid": 1}]}, {"messageIds": [None]}]
 )
@@ -179,9 +211,28 @@ def test_understated_content_length_does_not_bypass_the_limit(small_api: ApiClie
     assert threads_of(small_api, resource_id) == []
 
 
-def test_body_under_the_limit_is_accepted(small_api: ApiClient, resource_id: str) -> None:
-    response = small_api.post("/api/memory/threads", json={"resourceId": resource_id, "title": "x" * 500})
+def body_of_exactly(size: int, resource_id: str) -> bytes:
+    frame = json.dumps({"resourceId": resource_id, "title": ""}).encode()
+    return json.dumps({"resourceId": resource_id, "title": "x" * (size - len(frame))}).encode()
+
+
+def test_body_of_exactly_the_limit_is_accepted(small_api: ApiClient, resource_id: str) -> None:
+    body = body_of_exactly(1024, resource_id)
+
+    response = small_api.post("/api/memory/threads", content=body, headers={"content-type": "application/json"})
+
+    assert len(body) == 1024
     assert response.status_code == 200, response.text
+    assert [thread["title"] for thread in threads_of(small_api, resource_id)] == [json.loads(body)["title"]]
+
+
+def test_body_one_byte_over_the_limit_is_413(small_api: ApiClient, resource_id: str) -> None:
+    response = small_api.post(
+        "/api/memory/threads", content=body_of_exactly(1025, resource_id), headers={"content-type": "application/json"}
+    )
+
+    assert_error(response, 413, "1024")
+    assert threads_of(small_api, resource_id) == []
 
 
 # ---------------------------------------------------------------- query parameters

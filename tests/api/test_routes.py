@@ -132,6 +132,11 @@ def test_create_thread_ignores_the_request_context_the_client_sends(api: ApiClie
         json={"resourceId": resource_id, "requestContext": {"tenant": "t1"}},
     )
     assert response.status_code == 200, response.text
+    created = response.json()
+    # Nothing of the context leaks into the stored thread.
+    assert (created["resourceId"], created["title"], created["metadata"]) == (resource_id, None, None)
+    fetched = api.get(f"/api/memory/threads/{created['id']}", params={"resourceId": resource_id})
+    assert fetched.json() == created
 
 
 def test_get_unknown_thread_is_404_with_mastras_message(api: ApiClient) -> None:
@@ -218,9 +223,12 @@ def test_update_thread_without_title_keeps_it(api: ApiClient, resource_id: str) 
     assert response.json()["title"] == "keep me"
 
 
-def test_update_unknown_thread_is_404(api: ApiClient) -> None:
-    response = api.patch(f"/api/memory/threads/{uid('thr')}", json={"title": "x"})
+def test_update_unknown_thread_is_404_and_creates_nothing(api: ApiClient) -> None:
+    thread_id = uid("thr")
+    response = api.patch(f"/api/memory/threads/{thread_id}", json={"title": "x"})
     assert response.status_code == 404
+    assert response.json() == {"error": f"Thread with id {thread_id} not found"}
+    assert api.get(f"/api/memory/threads/{thread_id}").status_code == 404
 
 
 def test_delete_thread_removes_it_and_its_messages(api: ApiClient, resource_id: str) -> None:
@@ -330,6 +338,9 @@ def test_list_messages_of_another_resources_thread_is_403(api: ApiClient, resour
     thread_id, _ = thread_with_messages(api, resource_id, 1)
     response = api.get(f"/api/memory/threads/{thread_id}/messages", params={"resourceId": "intruder"})
     assert response.status_code == 403
+    assert response.json() == {
+        "error": f"Thread with id {thread_id} is for resource with id {resource_id} but resource intruder was queried."
+    }
 
 
 def test_save_to_unknown_thread_is_404_and_writes_nothing(api: ApiClient, resource_id: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from memkit.models import (
     Message,
     MessagePage,
     MessageUpdate,
+    Thread,
     format_ts,
     parse_model,
 )
@@ -117,6 +119,20 @@ def test_message_round_trips_every_field_and_unknown_content_exactly(memory_stor
     assert by_id.to_wire()["createdAt"] == "2024-01-01T23:59:59.999Z"
     assert by_id.to_wire()["content"] == EVERY_KIND_OF_CONTENT
     assert by_id.type == "v2"
+
+
+def test_timestamps_before_year_1000_round_trip_and_sort_first(memory_store, thread):
+    # Given a message dated in year 999 next to one from this suite's 2024
+    ancient = make_message(thread, created_at=datetime(999, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc))
+    recent = make_message(thread, created_at=at(0))
+    memory_store.save_messages([recent, ancient])
+
+    # When the thread is listed
+    listed = list_messages(memory_store, thread.id).messages
+
+    # Then the date keeps its four-digit year and orders before the later message
+    assert ids(listed) == [ancient.id, recent.id]
+    assert listed[0].to_wire()["createdAt"] == "0999-12-31T23:59:59.999Z"
 
 
 def test_message_content_is_not_double_encoded(memory_store, thread):
@@ -483,32 +499,64 @@ def test_include_never_crosses_resources(memory_store, thread):
         assert page.total == 2
 
 
+def save_attributed(store: MemoryStorage, thread: Thread, attributions: list[str | None]) -> list[Message]:
+    """One message per millisecond, attributed to the thread's owner (None) or to the given resource."""
+    messages = [make_message(thread, created_at=at(ms), resource_id=who) for ms, who in enumerate(attributions)]
+    store.save_messages(messages)
+    return messages
+
+
+def owner_includes(store: MemoryStorage, thread: Thread, *items: dict[str, Any]) -> MessagePage:
+    """The thread listed for its owner, no page items, only the given includes."""
+    return list_messages(store, thread.id, resource_id=thread.resource_id, per_page=0, include=list(items))
+
+
 def test_include_skips_neighbours_attributed_to_another_resource(memory_store, thread):
     # Given a thread of ours where some messages are attributed to a guest resource
     guest = new_resource_id()
-    attributions = [None, guest, None, None, guest]
-    messages = [make_message(thread, created_at=at(ms), resource_id=who) for ms, who in enumerate(attributions)]
-    memory_store.save_messages(messages)
+    messages = save_attributed(memory_store, thread, [None, guest, None, None, guest])
 
     # When listing for our resource with a window around message 2 and one targeting the guest's message
-    window = list_messages(
-        memory_store,
-        thread.id,
-        resource_id=thread.resource_id,
-        per_page=0,
-        include=[include(messages[2], before=2, after=2)],
-    )
-    guest_target = list_messages(
-        memory_store,
-        thread.id,
-        resource_id=thread.resource_id,
-        per_page=0,
-        include=[include(messages[1])],
-    )
+    window = owner_includes(memory_store, thread, include(messages[2], before=2, after=2))
+    guest_target = owner_includes(memory_store, thread, include(messages[1]))
 
     # Then the guest's messages never appear
     assert ids(window.messages) == [messages[0].id, messages[2].id, messages[3].id]
     assert messages[1].id not in ids(guest_target.messages)
+
+
+def test_include_window_counts_only_the_filtered_resources_neighbours(memory_store, thread):
+    # Given our messages 0, 1, 4 with two guest messages (2, 3) between them
+    guest = new_resource_id()
+    messages = save_attributed(memory_store, thread, [None, None, guest, guest, None])
+
+    # When listing for our resource with two previous messages around message 4
+    page = owner_includes(memory_store, thread, include(messages[4], before=2))
+
+    # Then the window skips the guests and still holds two of ours before the target
+    assert ids(page.messages) == [messages[0].id, messages[1].id, messages[4].id]
+
+
+def test_include_of_another_resources_message_brings_none_of_its_neighbours(memory_store, thread):
+    messages = save_attributed(memory_store, thread, [None, new_resource_id(), None])
+
+    page = owner_includes(memory_store, thread, include(messages[1], before=1, after=1))
+
+    assert page.messages == []
+
+
+def test_include_naming_a_thread_the_message_is_not_in_is_ignored(memory_store, thread):
+    other = create_thread(memory_store, thread.resource_id)
+    [theirs] = memory_store.save_messages(make_messages(other, 1))
+
+    page = list_messages(
+        memory_store,
+        thread.id,
+        per_page=0,
+        include=[{"id": theirs.id, "threadId": thread.id, "withPreviousMessages": 1}],
+    )
+
+    assert page.messages == []
 
 
 # ---------------------------------------------------------------- saving
@@ -706,6 +754,16 @@ def test_update_messages_deep_merges_content_metadata_and_keeps_the_rest(memory_
     }
     assert content["parts"] == [{"type": "text", "text": "keep my text"}]
     assert content["content"] == "keep my legacy text"
+
+
+def test_update_messages_with_null_content_metadata_clears_it_and_keeps_the_rest(memory_store, thread):
+    original = memory_store.save_messages([make_message(thread, content=text_content("keep", metadata={"k": 1}))])[0]
+
+    memory_store.update_messages([parse_model(MessageUpdate, {"id": original.id, "content": {"metadata": None}})])
+
+    content = stored(memory_store, original).to_wire()["content"]
+    assert content["metadata"] is None
+    assert content["parts"] == [{"type": "text", "text": "keep"}]
 
 
 def test_update_messages_replaces_given_parts_and_content_text(memory_store, thread):

@@ -615,6 +615,17 @@ def test_invalid_metadata_key_on_update_is_rejected_and_the_thread_is_unchanged(
     assert wire(memory_store.get_thread(thread.id)) == wire(thread)
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")], ids=["nan", "infinity"])
+def test_non_finite_metadata_value_is_rejected_and_nothing_is_written(memory_store, value):
+    # JSON has no NaN or infinity: stored, the value would read back as something else.
+    resource_id = new_resource_id()
+
+    with pytest.raises(ValidationError):
+        memory_store.save_thread(make_thread(resource_id, metadata={"score": value}))
+
+    assert list_threads(memory_store, resource_id=resource_id).total == 0
+
+
 def test_metadata_key_of_128_characters_is_accepted(memory_store):
     longest_key = "k" * 128
     thread = create_thread(memory_store, metadata={longest_key: "ok"})

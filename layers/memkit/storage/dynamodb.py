@@ -103,6 +103,7 @@ from memkit.models import (
     validate_metadata_keys,
 )
 from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt, ThreadWindow
+from memkit.storage.common import dumps
 
 T = TypeVar("T")
 
@@ -241,10 +242,6 @@ def table_definition(table_name: str) -> dict[str, Any]:
 # ====================================================================== pynamodb models
 
 
-def _dump_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
 class _TimestampAttribute(Attribute[datetime]):
     """``format_ts`` text: sorts as time and round-trips to the millisecond."""
 
@@ -264,7 +261,7 @@ class _JSONTextAttribute(Attribute[Any]):
     attr_type = STRING
 
     def serialize(self, value: Any) -> str:
-        return _dump_json(value)
+        return dumps(value)
 
     def deserialize(self, value: str) -> Any:
         return json.loads(value)
@@ -1614,12 +1611,23 @@ class DynamoDBStore(MemoryStorage):
 
     def _include_windows(self, includes: Sequence[IncludeItem], resource_id: str | None) -> list[Message]:
         """1 BatchGetItem for the targets' pointers, then per target one Query before (target
-        included, ≤ prev+1 items) and one after (≤ next items), all in parallel."""
+        included, ≤ prev+1 items) and one after (≤ next items), all in parallel. With a
+        resource filter, messages of other resources in the thread are read past as well."""
         pointers = self._get_pointers(include.id for include in includes)
+        # With a resource filter the neighbours are counted among that resource's messages
+        # only, so a window skips over (not stops at) messages attributed to someone else.
+        # pynamodb keeps paging until ``limit`` items pass the filter.
+        same_resource = None if resource_id is None else self._models.message.resource_id == resource_id
         reads: list[Callable[[], list[Message]]] = []
         for include in includes:
             pointer = pointers.get(include.id)
             if pointer is None:
+                continue
+            # A target outside the named thread, or another resource's, contributes nothing
+            # (not even its neighbours).
+            if include.thread_id is not None and include.thread_id != pointer.thread_id:
+                continue
+            if resource_id is not None and pointer.resource_id != resource_id:
                 continue
             reads.append(
                 functools.partial(
@@ -1628,18 +1636,21 @@ class DynamoDBStore(MemoryStorage):
                     (MESSAGE_SK_PREFIX, pointer.message_sk),
                     forward=False,
                     limit=include.with_previous_messages + 1,
+                    filter_condition=same_resource,
                 )
             )
             if include.with_next_messages > 0:
-                reads.append(functools.partial(self._messages_after, pointer, include.with_next_messages))
-        found = itertools.chain.from_iterable(self._parallel(reads))
-        return [m for m in found if resource_id is None or m.resource_id == resource_id]
+                reads.append(
+                    functools.partial(self._messages_after, pointer, include.with_next_messages, same_resource)
+                )
+        return list(itertools.chain.from_iterable(self._parallel(reads)))
 
-    def _messages_after(self, pointer: Any, count: int) -> list[Message]:
+    def _messages_after(self, pointer: Any, count: int, filter_condition: Condition | None = None) -> list[Message]:
         models = self._models
         items = models.item.query(
             thread_pk(pointer.thread_id),
             models.item.sk > pointer.message_sk,
+            filter_condition=filter_condition,
             scan_index_forward=True,
             limit=count,
             consistent_read=True,
@@ -1800,7 +1811,7 @@ class DynamoDBStore(MemoryStorage):
         )
         attributes = item.serialize()
         for key, value in (resource.metadata or {}).items():
-            attributes[metadata_attribute(key)] = {"S": _dump_json(value)}
+            attributes[metadata_attribute(key)] = {"S": dumps(value)}
         size = _item_size(attributes)
         if size > MAX_ITEM_BYTES:
             raise PayloadTooLargeError(
@@ -1835,7 +1846,7 @@ class DynamoDBStore(MemoryStorage):
             actions.append(_set_or_remove(resource_model.working_memory, working_memory))
         if metadata is not None:
             actions.append(resource_model.has_metadata.set(True))
-            actions.extend(Path(metadata_attribute(key)).set(_dump_json(value)) for key, value in metadata.items())
+            actions.extend(Path(metadata_attribute(key)).set(dumps(value)) for key, value in metadata.items())
         data = resource_model(resource_pk(resource_id), RESOURCE_SK).update(actions=actions)
         return self._resource_from_raw(data["Attributes"])
 

@@ -89,6 +89,7 @@ from memkit.models import (
     validate_metadata_keys,
 )
 from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt
+from memkit.storage.common import dumps as _dumps
 
 # How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
@@ -250,16 +251,6 @@ _TASK_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 # ---------------------------------------------------------------- small helpers
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return format_ts(value)
-    raise ValidationError(f"value of type {type(value).__name__} is not JSON-serialisable")
 
 
 def _dumps_or_none(value: Any) -> str | None:
@@ -993,9 +984,14 @@ def _apply_message_update(message: Message, update: MessageUpdate) -> Message:
         patch = update.content
         content = data["content"]
         content.update(patch.model_extra or {})
-        if "metadata" in patch.model_fields_set and patch.metadata is not None:
+        if "metadata" in patch.model_fields_set:
+            # An explicit null replaces, as inside any deep merge (and as Mastra does).
             existing = content.get("metadata")
-            content["metadata"] = deep_merge(existing if isinstance(existing, dict) else {}, patch.metadata)
+            content["metadata"] = (
+                None
+                if patch.metadata is None
+                else deep_merge(existing if isinstance(existing, dict) else {}, patch.metadata)
+            )
     return parse_model(Message, data, what="message update")
 
 
