@@ -243,10 +243,11 @@ def test_in_memory_vectors_share_the_runtimes_in_memory_database() -> None:
         create_vector_store(Settings(vector_url=":memory:"))
 
 
-def test_pinecone_urls_use_https_except_on_loopback() -> None:
+def test_pinecone_urls_use_https_unless_a_scheme_is_given() -> None:
+    # No host gets special treatment: a local data plane is named with an explicit http://.
     assert index_url("pinecone://memkit-abc.svc.aped-1.pinecone.io") == "https://memkit-abc.svc.aped-1.pinecone.io"
-    assert index_url("pinecone://127.0.0.1:8081") == "http://127.0.0.1:8081"
-    assert index_url("pinecone://localhost:8081/") == "http://localhost:8081"
+    assert index_url("pinecone://127.0.0.1:8081") == "https://127.0.0.1:8081"
+    assert index_url("pinecone://http://localhost:8081/") == "http://localhost:8081"
     assert index_url("pinecone://http://10.0.0.5:8081") == "http://10.0.0.5:8081"
     with pytest.raises(ConfigurationError):
         index_url("pinecone://")

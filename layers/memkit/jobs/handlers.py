@@ -34,7 +34,7 @@ logger = logging.getLogger("memkit.jobs")
 
 # Modules that register handlers, imported on the first job rather than at import time so that
 # an API container that only enqueues never pays for them. Add one line per module. A module
-# that is not in this tree (yet) is skipped, and its jobs are rejected as unknown.
+# that fails to import is a broken install: it raises, rather than dead-lettering its jobs.
 HANDLER_MODULES: tuple[str, ...] = (
     "memkit.titles",
     "memkit.recall.indexing",
@@ -97,14 +97,7 @@ def _load_handler_modules() -> None:
         if _loaded:
             return
         for module in HANDLER_MODULES:
-            try:
-                importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                # Only the module itself (or its package) being absent is expected; a missing
-                # dependency inside it is a broken install and must surface.
-                if exc.name is None or not (module == exc.name or module.startswith(exc.name + ".")):
-                    raise
-                logger.debug("job handler module %s is not installed; its jobs will be rejected", module)
+            importlib.import_module(module)
         _loaded = True
 
 

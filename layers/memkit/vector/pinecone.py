@@ -38,7 +38,6 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Callable, TypeVar
-from urllib.parse import urlsplit
 
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
 from memkit.vector.base import VectorHit, VectorRecord, VectorStore, message_prefix
@@ -54,7 +53,6 @@ MAX_DELETE_IDS = 1000
 LIST_PAGE_SIZE = 100
 MAX_TOP_K = 10_000
 MAX_FILTER_VALUES = 1000
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 # Recall runs inside an agent's turn and fails open, so a hanging Pinecone must cost seconds,
 # not the SDK's default 30 s per attempt. (The SDK retries data-plane requests itself, up to 3
 # times with a short backoff and a per-host retry budget; that is not configurable for REST.)
@@ -64,17 +62,15 @@ T = TypeVar("T")
 
 
 def index_url(spec: str) -> str:
-    """``pinecone://host[:port]`` → the data-plane URL. https, except for loopback hosts (the
-    local stand-in) or an explicit ``http://`` after the scheme."""
+    """``pinecone://host[:port]`` → ``https://host[:port]``; ``pinecone://http://...`` keeps the
+    scheme given (Pinecone Local and other plain-http data planes)."""
     host = spec[len("pinecone://") :] if spec.startswith("pinecone://") else spec
     host = host.rstrip("/")
     if host.startswith(("http://", "https://")):
         return host
     if not host:
         raise ConfigurationError("MEMKIT_VECTOR_URL=pinecone://<index-host> needs the index host")
-    hostname = urlsplit(f"//{host}").hostname or ""
-    scheme = "http" if hostname in LOOPBACK_HOSTS or f"[{hostname}]" in LOOPBACK_HOSTS else "https"
-    return f"{scheme}://{host}"
+    return f"https://{host}"
 
 
 class PineconeVector(VectorStore):
