@@ -15,10 +15,10 @@ access to the model → ``ConfigurationError``.
 from __future__ import annotations
 
 import json
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from memkit.aws import LazyClient
 from memkit.embedders.base import Embedder, check_vectors
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
 
@@ -62,8 +62,13 @@ class BedrockEmbedder(Embedder):
         self.model_id = model_id
         self.dimension = dimension
         self.name = f"bedrock/{model_id}"
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient(
+            "bedrock-runtime",
+            client=client,
+            connect_timeout=5,
+            read_timeout=30,
+            retries={"mode": "standard", "max_attempts": 3},
+        )
         self._max_concurrency = max_concurrency
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -78,16 +83,7 @@ class BedrockEmbedder(Embedder):
         return check_vectors(self, texts, vectors)
 
     def _bedrock(self) -> Any:
-        with self._client_lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._client = boto3.client(
-                    "bedrock-runtime",
-                    config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
-                )
-            return self._client
+        return self._client.get()
 
     def _embed_one(self, text: str) -> list[float]:
         from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError

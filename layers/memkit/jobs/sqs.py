@@ -12,9 +12,9 @@ A failed send raises, never drops: throttling, 5xx and connection failures as
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any, Mapping
 
+from memkit.aws import LazyClient
 from memkit.errors import ConfigurationError, RetryableError
 from memkit.jobs.base import JobQueue
 
@@ -39,27 +39,17 @@ class SqsQueue(JobQueue):
         if not queue_url:
             raise ConfigurationError("the SQS job queue needs a queue URL (MEMKIT_QUEUE_URL)")
         self.queue_url = queue_url
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient(
+            "sqs",
+            client=client,
+            connect_timeout=2,
+            read_timeout=5,
+            retries={"mode": "standard", "max_attempts": 3},
+        )
 
     @property
     def client(self) -> Any:
-        # Building clients from boto3's default session is not thread-safe, and the API
-        # serves requests from a thread pool.
-        with self._client_lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._client = boto3.client(
-                    "sqs",
-                    config=Config(
-                        connect_timeout=2,
-                        read_timeout=5,
-                        retries={"mode": "standard", "max_attempts": 3},
-                    ),
-                )
-            return self._client
+        return self._client.get()
 
     def enqueue(self, job: Mapping[str, Any]) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

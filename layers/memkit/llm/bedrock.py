@@ -11,9 +11,9 @@ dead-lettered with Bedrock's reason.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from memkit.aws import LazyClient
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.llm.base import LanguageModel
 
@@ -44,28 +44,18 @@ class BedrockConverseModel(LanguageModel):
     def __init__(self, model_id: str, *, client: Any = None, temperature: float = 0.2):
         self.model_id = model_id
         self.temperature = temperature
-        self._client = client
-        self._client_lock = threading.Lock()
+        self._client = LazyClient(
+            "bedrock-runtime",
+            client=client,
+            connect_timeout=5,
+            read_timeout=30,
+            # One quick retry in the call; longer waits belong to queue visibility.
+            retries={"mode": "standard", "max_attempts": 2},
+        )
 
     @property
     def client(self) -> Any:
-        # boto3's default session is not thread-safe to build clients from; the in-process
-        # queue and Lambda's single thread both go through here.
-        with self._client_lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                self._client = boto3.client(
-                    "bedrock-runtime",
-                    config=Config(
-                        connect_timeout=5,
-                        read_timeout=30,
-                        # One quick retry in the call; longer waits belong to queue visibility.
-                        retries={"mode": "standard", "max_attempts": 2},
-                    ),
-                )
-            return self._client
+        return self._client.get()
 
     def complete(self, *, system: str, prompt: str, max_tokens: int = 64) -> str:
         from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
