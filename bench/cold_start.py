@@ -1,60 +1,89 @@
 """Cold start of the API function, next to ``import boto3`` on the same machine in the same run.
 
-Each sample is a fresh interpreter timed from outside (whole-process wall milliseconds, so
-interpreter start-up counts on both sides):
+Each sample is a fresh interpreter timed from outside (wall milliseconds, so interpreter
+start-up counts on both sides):
 
 - ``import boto3``: the reference (the Lambda runtime ships boto3, every Python function pays it);
 - the API handler: import ``functions/api/app.py`` as Lambda does, then serve the first request
   (``GET /api/memory/threads?resourceId=r`` as an API Gateway HTTP API event, api-key auth)
   against DynamoDB Local.
 
-Target: handler / boto3 <= 1.8. Samples alternate between the cases so that machine noise
-hits both alike; medians are reported.
+Target: handler / boto3 <= 1.8 in whole-process milliseconds (start to exit). Next to it, the
+same ratio up to the moment each child has done its work ("to response": start until the
+import, or the first response, is complete), which is what a Lambda cold start consists of:
+a Lambda process is frozen after answering, never torn down in front of a caller, while
+tearing an interpreter down costs in proportion to what it loaded (about 120 ms for the
+handler, 35 ms for boto3 here). Samples alternate between the cases so that machine noise hits
+both alike; medians are reported, with the children's CPU time (user + sys, whole process)
+because it varies much less on a busy machine.
+
+The children run as the deployed function does: with ``memkit``'s bytecode compiled beforehand
+(the layer ships ``.pyc``, see ``layers/Makefile``) and the ApiFunction's environment from
+``template.yaml`` (SQS jobs, Powertools names). The warm-up run also checks that the first
+request makes exactly one DynamoDB call (no DescribeTable or other hidden round trip).
 """
 
 from __future__ import annotations
 
+import compileall
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_HANDLER = REPO_ROOT / "functions" / "api" / "app.py"
+MEMKIT_PACKAGE = REPO_ROOT / "layers" / "memkit"
 TABLE_URL = "dynamodb://memkit-bench-cold-start"
 TARGET_RATIO = 1.8
 
-BOTO3 = "import boto3"
+# Each child writes one byte to BENCH_READY_FD once its work is done (the "to response" time).
+BOTO3 = "import boto3\nimport os; os.write(int(os.environ['BENCH_READY_FD']), b'.')"
 
-# Runs in the child: import the handler by path (as Lambda's bootstrap does) and, unless
-# told otherwise, serve one request. Exits non-zero unless the request succeeded, so a broken
+# Runs in the child: import the handler by path (as Lambda's bootstrap does), then per mode:
+# "request" serves the first request, "import" stops there, "count" (warm-up only) checks the
+# first request's DynamoDB calls. Exits non-zero unless the request succeeded, so a broken
 # handler can never pass for a fast one.
 HANDLER_CHILD = r"""
-import importlib.util, json, sys
+import importlib.util, json, os, sys
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-if sys.argv[2] == "request":
-    event = {
-        "version": "2.0", "routeKey": "$default", "rawPath": "/api/memory/threads",
-        "rawQueryString": "resourceId=r", "queryStringParameters": {"resourceId": "r"},
-        "headers": {"x-api-key": "bench-key", "host": "api-id.execute-api.us-east-1.amazonaws.com"},
-        "requestContext": {"accountId": "123456789012", "apiId": "api-id", "domainName": "api-id.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "api-id", "http": {"method": "GET", "path": "/api/memory/threads", "protocol": "HTTP/1.1",
-            "sourceIp": "192.168.0.1", "userAgent": "bench"}, "requestId": "bench", "routeKey": "$default",
-            "stage": "$default", "time": "01/Jan/2025:00:00:00 +0000", "timeEpoch": 1735689600000},
-        "isBase64Encoded": False,
-    }
-    class Context:
-        function_name = "memkit-api"; memory_limit_in_mb = 512; aws_request_id = "bench"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memkit-api"
-        def get_remaining_time_in_millis(self): return 30000
+event = {
+    "version": "2.0", "routeKey": "$default", "rawPath": "/api/memory/threads",
+    "rawQueryString": "resourceId=r", "queryStringParameters": {"resourceId": "r"},
+    "headers": {"x-api-key": "bench-key", "host": "api-id.execute-api.us-east-1.amazonaws.com"},
+    "requestContext": {"accountId": "123456789012", "apiId": "api-id", "domainName": "api-id.execute-api.us-east-1.amazonaws.com",
+        "domainPrefix": "api-id", "http": {"method": "GET", "path": "/api/memory/threads", "protocol": "HTTP/1.1",
+        "sourceIp": "192.168.0.1", "userAgent": "bench"}, "requestId": "bench", "routeKey": "$default",
+        "stage": "$default", "time": "01/Jan/2025:00:00:00 +0000", "timeEpoch": 1735689600000},
+    "isBase64Encoded": False,
+}
+class Context:
+    function_name = "memkit-api"; memory_limit_in_mb = 512; aws_request_id = "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memkit-api"
+    def get_remaining_time_in_millis(self): return 30000
+def first_request():
     response = module.handler(event, Context())
     if response["statusCode"] != 200:
         sys.exit(f"first request answered {response['statusCode']}: {response.get('body')}")
+if sys.argv[2] == "request":
+    first_request()
+elif sys.argv[2] == "count":
+    # Not timed. The client is built before the request so that its calls can be counted;
+    # building it calls nothing, so this is the count a cold first request makes.
+    from memkit.storage.dynamodb import RequestCounter
+    with RequestCounter(module.app.state.runtime.storage(), consumed_capacity=False) as counter:
+        first_request()
+    if counter.operations() != ["Query"]:
+        sys.exit(f"the first request should make exactly one DynamoDB call (a Query), made {counter.operations()}")
+os.write(int(os.environ["BENCH_READY_FD"]), b".")
 """
 
 
@@ -62,6 +91,15 @@ def _lambda_env(dynamodb_endpoint: str, *, create_tables: bool) -> dict[str, str
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEMKIT_", "AWS_", "POWERTOOLS_"))}
     env.update(
         {
+            # What template.yaml sets on ApiFunction (Globals plus its own variables).
+            "POWERTOOLS_SERVICE_NAME": "memkit",
+            "POWERTOOLS_METRICS_NAMESPACE": "memkit",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "MEMKIT_TRACING": "0",
+            "MEMKIT_JOBS": "sqs",
+            # Never sent to: the first request enqueues nothing, and the SQS client is lazy.
+            "MEMKIT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/memkit-bench-jobs",
+            "MEMKIT_TITLE_MODEL": "local",
             "AWS_LAMBDA_FUNCTION_NAME": "memkit-api",
             "AWS_ACCESS_KEY_ID": "bench",
             "AWS_SECRET_ACCESS_KEY": "bench",
@@ -79,21 +117,70 @@ def _lambda_env(dynamodb_endpoint: str, *, create_tables: bool) -> dict[str, str
     return env
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    if result.returncode != 0:
-        raise RuntimeError(f"{argv[:3]} failed ({result.returncode}):\n{result.stderr[-2000:]}")
-    return elapsed_ms
+def _compile_memkit() -> None:
+    """Write memkit's bytecode as the layer build does. Without it, an inherited
+    PYTHONDONTWRITEBYTECODE (common in containers and CI) would make every sample compile
+    memkit from source, a cost the deployed function never pays."""
+    if not compileall.compile_dir(MEMKIT_PACKAGE, quiet=1):
+        raise RuntimeError(f"compiling {MEMKIT_PACKAGE} failed")
 
 
-def _row(case: str, samples: list[float], reference: float | None = None) -> dict[str, Any]:
-    median = statistics.median(samples)
-    row: dict[str, Any] = {"case": case, "median ms": median, "min ms": min(samples), "max ms": max(samples), "runs": len(samples)}
+@dataclass(frozen=True)
+class Sample:
+    whole_ms: float  # start to exit
+    to_response_ms: float  # start until the child reported its work done
+    cpu_ms: float  # user + sys of the whole process
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> Sample:
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ready_read, ready_write = os.pipe()
+    # stderr to a file, not a pipe: a chatty child must not block on a full pipe before exiting.
+    with tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        try:
+            child = subprocess.Popen(
+                argv, env={**env, "BENCH_READY_FD": str(ready_write)}, cwd=REPO_ROOT,
+                stdout=subprocess.DEVNULL, stderr=stderr, pass_fds=(ready_write,),
+            )
+        finally:
+            os.close(ready_write)
+        with os.fdopen(ready_read, "rb") as ready:
+            signalled = ready.read(1)  # empty if the child exited without reporting
+        to_response_ms = (time.perf_counter() - started) * 1000
+        returncode = child.wait()
+        whole_ms = (time.perf_counter() - started) * 1000
+        if returncode != 0 or not signalled:
+            stderr.seek(0)
+            raise RuntimeError(f"{argv[:3]} failed ({returncode}):\n{stderr.read().decode(errors='replace')[-2000:]}")
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_ms = (cpu_after.ru_utime - cpu_before.ru_utime + cpu_after.ru_stime - cpu_before.ru_stime) * 1000
+    return Sample(whole_ms=whole_ms, to_response_ms=to_response_ms, cpu_ms=cpu_ms)
+
+
+def _row(case: str, samples: list[Sample], reference: list[Sample] | None = None) -> dict[str, Any]:
+    whole = [s.whole_ms for s in samples]
+    row: dict[str, Any] = {
+        "case": case,
+        "median ms": statistics.median(whole),
+        "min ms": min(whole),
+        "max ms": max(whole),
+        "to response ms": statistics.median(s.to_response_ms for s in samples),
+        "cpu ms": statistics.median(s.cpu_ms for s in samples),
+        "runs": len(samples),
+    }
     if reference is not None:
-        row["x boto3"] = round(median / reference, 2)
+        row.update(_ratios(samples, reference))
     return row
+
+
+def _ratios(samples: list[Sample], reference: list[Sample]) -> dict[str, str]:
+    # Formatted here: the table prints floats with one decimal, too coarse against a 1.8 target.
+    def ratio(metric: str) -> str:
+        median = statistics.median(getattr(s, metric) for s in samples)
+        return f"{median / statistics.median(getattr(s, metric) for s in reference):.2f}"
+
+    return {"x boto3": ratio("whole_ms"), "x boto3 to response": ratio("to_response_ms"), "x boto3 cpu": ratio("cpu_ms")}
 
 
 def measure(runs: int = 5, *, dynamodb_endpoint: str) -> list[dict[str, Any]]:
@@ -102,24 +189,26 @@ def measure(runs: int = 5, *, dynamodb_endpoint: str) -> list[dict[str, Any]]:
     env = _lambda_env(dynamodb_endpoint, create_tables=False)
     handler = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "request"]
     import_only = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "import"]
-    # Warm-up (not counted): creates the table, and writes the bytecode caches both sides reuse.
+    _compile_memkit()
+    # Warm-up (not counted): creates the table, checks the first request's DynamoDB calls, and
+    # loads both sides' files into the page cache.
     _timed(handler, _lambda_env(dynamodb_endpoint, create_tables=True))
+    _timed([python, "-c", HANDLER_CHILD, str(API_HANDLER), "count"], env)
     _timed([python, "-c", BOTO3], env)
 
-    samples: dict[str, list[float]] = {"boto3": [], "handler": [], "import": []}
+    samples: dict[str, list[Sample]] = {"boto3": [], "handler": [], "import": []}
     for _ in range(runs):
         samples["boto3"].append(_timed([python, "-c", BOTO3], env))
         samples["handler"].append(_timed(handler, env))
         samples["import"].append(_timed(import_only, env))
 
-    reference = statistics.median(samples["boto3"])
-    ratio = statistics.median(samples["handler"]) / reference
+    ratios = _ratios(samples["handler"], samples["boto3"])
     return [
-        _row("python -c 'import boto3'", samples["boto3"], reference),
-        _row("API handler: import only", samples["import"], reference),
-        _row("API handler: import + first request (DynamoDB)", samples["handler"], reference),
-        {"case": f"ratio handler / boto3 (target <= {TARGET_RATIO})", "x boto3": round(ratio, 2),
-         "verdict": "meets target" if ratio <= TARGET_RATIO else "OVER TARGET"},
+        _row("python -c 'import boto3'", samples["boto3"], samples["boto3"]),
+        _row("API handler: import only", samples["import"], samples["boto3"]),
+        _row("API handler: import + first request (DynamoDB)", samples["handler"], samples["boto3"]),
+        {"case": f"ratio handler / boto3 (target <= {TARGET_RATIO})", **ratios,
+         "verdict": "meets target" if float(ratios["x boto3"]) <= TARGET_RATIO else "OVER TARGET"},
     ]
 
 

@@ -11,7 +11,8 @@ from mangum import Mangum
 from memkit.api.app import create_app
 from memkit.api.observability import logger
 
-app = create_app(flush_metrics_per_request=False)
+# One event at a time per process: route handlers run on the event loop, no worker thread.
+app = create_app(flush_metrics_per_request=False, handlers_in_threadpool=False)
 observability = app.state.observability
 metrics = observability.metrics
 asgi_handler = Mangum(app, lifespan="off")

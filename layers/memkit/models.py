@@ -135,6 +135,8 @@ class WireModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         validate_assignment=False,
+        # Validators are built on a model's first use, not at import: a Lambda cold start then
+        # pays only for the models its first request touches (about 9 ms less, see bench).
         defer_build=True,
     )
 

@@ -34,11 +34,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-def create_app(runtime: Runtime | None = None, *, flush_metrics_per_request: bool = True) -> Starlette:
+def create_app(
+    runtime: Runtime | None = None,
+    *,
+    flush_metrics_per_request: bool = True,
+    handlers_in_threadpool: bool = True,
+) -> Starlette:
     """The API over ``runtime`` (default: one built from the environment).
 
     ``flush_metrics_per_request`` is turned off by the Lambda handler, whose ``log_metrics``
     decorator flushes once per invocation instead.
+
+    ``handlers_in_threadpool``: route handlers call synchronous store SDKs, so a server runs them
+    in worker threads to keep serving other requests meanwhile. The Lambda handler turns it off:
+    Mangum serves one event per process at a time, so the event loop has nothing else to do,
+    and the first hop to a worker thread costs about 17 ms of cold start (anyio's thread
+    machinery). Handlers must then not start an event loop of their own.
     """
     owns_runtime = runtime is None
     runtime = runtime or Runtime()
@@ -60,4 +71,5 @@ def create_app(runtime: Runtime | None = None, *, flush_metrics_per_request: boo
     app.state.runtime = runtime
     app.state.authenticator = Authenticator(runtime.settings)
     app.state.observability = observability
+    app.state.handlers_in_threadpool = handlers_in_threadpool
     return app

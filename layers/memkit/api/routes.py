@@ -101,7 +101,10 @@ def endpoint(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
                 path=dict(request.path_params),
                 body=body,
             )
-            result = await run_in_threadpool(route.handler, call)
+            if request.app.state.handlers_in_threadpool:
+                result = await run_in_threadpool(route.handler, call)
+            else:
+                result = route.handler(call)
         except Exception as exc:
             reply = describe_error(exc)
             return JSONResponse(reply.body(), status_code=reply.status)
