@@ -135,6 +135,14 @@ class CloneThreadArgs(Args):
     options: CloneOptions | None = None
 
 
+class SearchMemoryArgs(Args):
+    search_query: str | None = None
+    resource_id: str | None = None
+    thread_id: str | None = None
+    limit: StrictInt | None = None
+    memory_config: dict[str, Any] | None = None
+
+
 class ResourceRef(Args):
     resource_id: str
 
@@ -277,6 +285,23 @@ def clone_thread(memory: Memory, principal: Principal, args: CloneThreadArgs) ->
     return memory.clone_thread(request).to_wire()
 
 
+def search_memory(memory: Memory, principal: Principal, args: SearchMemoryArgs) -> dict[str, Any]:
+    # Imported here: only deployments with semantic recall pay for the recall modules.
+    from memkit.recall.search import DEFAULT_LIMIT, search_memory as search
+
+    resource_id = principal.resource_for(args.resource_id)
+    if resource_id is None:
+        raise ValidationError("resourceId is required", field="resourceId")
+    return search(
+        memory,
+        search_query=args.search_query or "",
+        resource_id=resource_id,
+        thread_id=args.thread_id,
+        limit=DEFAULT_LIMIT if args.limit is None else args.limit,
+        memory_config=args.memory_config,
+    )
+
+
 def get_resource(memory: Memory, principal: Principal, args: ResourceRef) -> dict[str, Any]:
     resource_id = principal.resource_for(args.resource_id)
     resource = memory.get_resource(resource_id)
@@ -353,6 +378,7 @@ OPERATIONS: dict[str, Operation] = {
         Operation("getWorkingMemory", ThreadRef, get_working_memory, "Get working memory"),
         Operation("updateWorkingMemory", UpdateWorkingMemoryArgs, update_working_memory, "Update working memory"),
         Operation("cloneThread", CloneThreadArgs, clone_thread, "Clone a thread with its messages"),
+        Operation("searchMemory", SearchMemoryArgs, search_memory, "Semantic search over a resource's messages"),
         Operation("getResource", ResourceRef, get_resource, "Get a resource"),
         Operation("updateResource", UpdateResourceArgs, update_resource, "Upsert a resource"),
         Operation("eraseResource", ResourceRef, erase_resource, "Erase a resource and everything it owns"),

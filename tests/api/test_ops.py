@@ -57,6 +57,10 @@ def test_every_operation_round_trips(call: Callable[..., dict[str, Any]]) -> Non
     assert len(clone["clonedMessages"]) == 2
     assert run("getResource", resourceId=resource_id)["workingMemory"] == "# wm"
     assert run("updateResource", resourceId=resource_id, metadata={"plan": "pro"})["metadata"] == {"plan": "pro"}
+    # searchMemory needs semantic recall, which this agent lacks: a 400 that says so, not an empty list
+    refused = call("searchMemory", searchQuery="m0", resourceId=resource_id)
+    seen.add("searchMemory")
+    assert (refused["ok"], refused["status"]) == (False, 400) and "semantic recall" in refused["error"]
     assert run("deleteThread", threadId=thread_id) == {"result": "Thread deleted"}
     erased = run("eraseResource", resourceId=resource_id)
     assert erased["deletedThreadIds"] == [clone["thread"]["id"]]

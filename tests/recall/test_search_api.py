@@ -203,3 +203,21 @@ def test_search_results_are_the_saved_text_not_a_stale_copy(make_api: Callable[.
     memory.update_messages([{"id": "m1", "content": {"parts": [{"type": "text", "text": "The plumber comes on Tuesday"}]}}])
     body = api.get("/api/memory/search", params={"searchQuery": "plumber", "resourceId": resource_id, "agentId": "recall"}).json()
     assert [r["content"] for r in body["results"]] == ["The plumber comes on Tuesday"]
+
+
+def test_the_ops_function_searches_like_the_route(make_api: Callable[..., tuple[ApiClient, Runtime]]) -> None:
+    # Given an agent inside AWS invoking MemoryOpsFunction instead of calling the HTTP API
+    from memkit.ops import dispatch
+
+    api, runtime = make_api()
+    alice = load_corpus(runtime.memory("recall"), resources=["alice"]).resource("alice")
+    params = {"searchQuery": "hotel in Lisbon", "resourceId": alice, "limit": 3}
+
+    # When both search the same memory
+    outcome = dispatch({"op": "searchMemory", "agentId": "recall", "args": params}, runtime)
+    routed = api.get("/api/memory/search", params={**params, "limit": "3", "agentId": "recall"})
+
+    # Then they answer the same
+    assert outcome["ok"] is True, outcome
+    assert outcome["result"]["results"][0]["id"] == "alice-travel:2"
+    assert outcome["result"] == routed.json()

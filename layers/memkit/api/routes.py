@@ -208,21 +208,19 @@ def clone_thread(call: Call) -> Any:
 
 
 def search_memory(call: Call) -> Any:
-    from memkit.recall.search import DEFAULT_LIMIT
-    from memkit.recall.search import search_memory as search
-
     q = call.query
-    resource_id = call.caller.resource_for(q.text("resourceId"))
-    if resource_id is None:
-        raise ValidationError("resourceId is required", field="resourceId")
-    limit = q.integer("limit")
-    return search(
-        call.memory(),
-        search_query=q.text("searchQuery") or "",
-        resource_id=resource_id,
-        thread_id=q.text("threadId"),
-        limit=DEFAULT_LIMIT if limit is None else limit,
-        memory_config=q.json("memoryConfig", dict),
+    return run_op(
+        "searchMemory",
+        call,
+        drop_absent(
+            {
+                "searchQuery": q.text("searchQuery"),
+                "resourceId": q.text("resourceId"),
+                "threadId": q.text("threadId"),
+                "limit": q.integer("limit"),
+                "memoryConfig": q.json("memoryConfig", dict),
+            }
+        ),
     )
 
 
