@@ -79,7 +79,7 @@ class Settings:
     tracing: bool = False
 
     # cache
-    cache: str = "none"  # none | upstash | upstash-local
+    cache: str = "none"  # none | upstash
     upstash_url: str | None = None
     upstash_token: str | None = field(default=None, repr=False)  # direct value or reference
     cache_timeout_seconds: float = 0.5
@@ -147,8 +147,10 @@ class Settings:
             )
         if self.auth_mode == "api-key" and not self.api_key:
             raise ConfigurationError("MEMKIT_AUTH=api-key needs MEMKIT_API_KEY (a value or ssm:/secretsmanager: reference)")
-        if self.cache not in ("none", "upstash", "upstash-local"):
-            raise ConfigurationError(f"MEMKIT_CACHE must be none, upstash or upstash-local, got {self.cache!r}")
+        # (`make run` also understands MEMKIT_CACHE=upstash-local: it starts redis and the local
+        # gateway, then hands the app plain "upstash", so the library never sees a stand-in.)
+        if self.cache not in ("none", "upstash"):
+            raise ConfigurationError(f"MEMKIT_CACHE must be none or upstash, got {self.cache!r}")
         if self.cache != "none" and not (self.upstash_url and self.upstash_token):
             raise ConfigurationError("MEMKIT_CACHE=upstash needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN")
         if self.jobs not in ("inprocess", "sqs"):

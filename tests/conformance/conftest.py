@@ -16,6 +16,7 @@ import pytest
 
 from memkit.storage.base import MemoryStorage
 from memkit.storage.factory import create_memory_storage
+from tests.cache.support import cached
 
 # One table for the whole session: DynamoDB Local creates tables slowly enough that a table per
 # test would dominate the run. Tests stay independent through unique ids (see builders.py).
@@ -54,6 +55,13 @@ BACKENDS: dict[str, Backend] = {
         max_item_bytes=DYNAMODB_MAX_ITEM_BYTES,
         lists_threads_without_resource=False,
         marks=(pytest.mark.dynamodb,),
+    ),
+    "cached-libsql": Backend(open=cached(_open_libsql), marks=(pytest.mark.redis,)),
+    "cached-dynamodb": Backend(
+        open=cached(_open_dynamodb),
+        max_item_bytes=DYNAMODB_MAX_ITEM_BYTES,
+        lists_threads_without_resource=False,
+        marks=(pytest.mark.dynamodb, pytest.mark.redis),
     ),
 }
 
