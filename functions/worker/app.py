@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from memkit.cache.base import request_scope
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.jobs.handlers import describe_job, handle_job
 from memkit.runtime import Runtime
@@ -53,7 +54,9 @@ def process_record(record: SQSRecord) -> Any:
         "job": describe_job(job) if isinstance(job, dict) else None,
     }
     try:
-        outcome = handle_job(job, runtime())
+        # One job, one cache view (see memkit.cache.base.request_scope).
+        with request_scope():
+            outcome = handle_job(job, runtime())
     except PermanentJobError as exc:
         logger.error(
             "job rejected permanently; it reaches the DLQ after the queue's receive limit",

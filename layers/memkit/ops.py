@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_camel
 
 from memkit.api.auth import Principal
 from memkit.api.errors import describe_error
+from memkit.cache.base import request_scope
 from memkit.errors import NotFoundError, ValidationError
 from memkit.memory import Memory
 from memkit.models import (
@@ -427,7 +428,8 @@ def dispatch(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
         name = request.get("op")
         if not isinstance(name, str):
             raise ValidationError(f"op must be one of {', '.join(OPERATIONS)}", field="op")
-        result = run(name, runtime.memory(agent_id), OPS_PRINCIPAL, args)
+        with request_scope():
+            result = run(name, runtime.memory(agent_id), OPS_PRINCIPAL, args)
     except Exception as exc:
         reply = describe_error(exc)
         if reply.status >= 500 and _is_eventbridge(event):

@@ -24,6 +24,7 @@ from memkit import ops
 from memkit.api.auth import Authenticator, Principal
 from memkit.api.errors import describe_error
 from memkit.api.params import Query, drop_absent, read_json_object
+from memkit.cache.base import request_scope
 from memkit.errors import AuthenticationError, ValidationError
 from memkit.memory import Memory
 from memkit.runtime import Runtime
@@ -86,6 +87,14 @@ class ApiRoute:
     public: bool = False
 
 
+def _handle_in_request_scope(handler: Callable[[Call], Any], call: Call) -> Any:
+    # One request, one cache view: the first cached read fetches the thread, its recent window
+    # and the resource in one round trip and later reads in the request reuse it. Entered in the
+    # thread that runs the handler, since the view lives in a context variable.
+    with request_scope():
+        return handler(call)
+
+
 def endpoint(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
     async def asgi_endpoint(request: Request) -> Response:
         try:
@@ -102,9 +111,9 @@ def endpoint(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
                 body=body,
             )
             if request.app.state.handlers_in_threadpool:
-                result = await run_in_threadpool(route.handler, call)
+                result = await run_in_threadpool(_handle_in_request_scope, route.handler, call)
             else:
-                result = route.handler(call)
+                result = _handle_in_request_scope(route.handler, call)
         except Exception as exc:
             reply = describe_error(exc)
             return JSONResponse(reply.body(), status_code=reply.status)
