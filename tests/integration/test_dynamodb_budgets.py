@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from memkit.errors import NotFoundError, ValidationError
+from memkit.errors import NotFoundError, RetryableError, ValidationError
 from memkit.models import (
+    CloneThreadInput,
     ListMessagesInput,
     ListThreadsInput,
     Message,
@@ -482,3 +483,25 @@ def test_thread_counters_stay_exact_through_moves_updates_and_deletes(store):
     store.delete_thread(threads[0].id)
     listing = store.list_threads(ListThreadsInput.build(resource_id=owner, per_page=1))
     assert listing.total == 2
+
+
+def test_a_clone_whose_messages_cannot_be_saved_leaves_no_thread(store: DynamoDBStore, monkeypatch):
+    # Given a thread to clone, and a service failure while the copies are written
+    source = new_thread(store)
+    save_all(store, messages_for(source, 5))
+    clone_id = unique("clone")
+
+    def failing_save(messages):
+        raise RetryableError("DynamoDB is busy, retry later")
+
+    monkeypatch.setattr(store, "save_messages", failing_save)
+
+    # When the clone is attempted
+    with pytest.raises(RetryableError):
+        store.clone_thread(CloneThreadInput(source_thread_id=source.id, new_thread_id=clone_id))
+
+    # Then nothing of it remains, and the same clone can be retried
+    monkeypatch.undo()
+    assert store.get_thread(clone_id) is None
+    result = store.clone_thread(CloneThreadInput(source_thread_id=source.id, new_thread_id=clone_id))
+    assert len(result.cloned_messages) == 5

@@ -1907,7 +1907,13 @@ class DynamoDBStore(MemoryStorage):
         if self._create_thread(self._thread_item(thread), resource_id) is not None:
             raise ConflictError(f"Thread with id {new_thread_id} already exists")
         if clone_messages:
-            self.save_messages(clone_messages)
+            try:
+                self.save_messages(clone_messages)
+            except Exception:
+                # A clone is all or nothing: the thread had to exist before its messages could be
+                # saved, so take it back (with whatever messages landed) and let the error surface.
+                self.delete_thread(new_thread_id)
+                raise
         saved = self._get_thread_item(new_thread_id)
         return CloneThreadResult(
             thread=self._thread_from_item(saved) if saved is not None else thread, cloned_messages=clone_messages
