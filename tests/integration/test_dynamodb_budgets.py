@@ -202,6 +202,24 @@ def test_deep_pages_read_from_the_nearer_end(store, long_thread):
     assert counter.items_read == 1 + 50
 
 
+def test_a_deep_page_spanning_several_1mb_query_pages_reads_only_what_it_needs(store):
+    # Given 600 messages of 4 KB: 2.4 MB, so reading to the middle crosses DynamoDB's 1 MB pages
+    thread = new_thread(store)
+    messages = messages_for(thread, 600, text_size=4_000)
+    save_all(store, messages, batch=40)
+
+    # When the middle page is read
+    page, counter = counted(
+        store, lambda: store.list_messages(ListMessagesInput.build(thread_id=thread.id, page=29, per_page=10))
+    )
+
+    # Then it is right, and the queries read the 300 items up to its end and no more (pynamodb
+    # alone would ask every 1 MB page for the full 300 and read far past the page)
+    assert ids(page.messages) == ids(messages[290:300])
+    assert counter.count("Query") >= 2, "the read must cross a 1 MB page for this test to mean anything"
+    assert counter.items_read == 1 + 300
+
+
 @pytest.mark.parametrize("order_field", ["createdAt", "updatedAt"])
 def test_a_page_of_a_resource_threads_is_one_query_reading_per_page_plus_one(store, order_field):
     # Given a resource with 12 threads, created and updated in a known order

@@ -36,7 +36,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -1440,7 +1440,7 @@ class DynamoDBStore(MemoryStorage):
             limit=limit,
             consistent_read=True,
         )
-        return [self._message_from_item(item) for item in items]
+        return [self._message_from_item(item) for item in _read_exactly(items, limit)]
 
     def _thread_and_messages(
         self, thread_id: str, *, forward: bool, limit: int | None
@@ -1449,13 +1449,14 @@ class DynamoDBStore(MemoryStorage):
         models = self._models
         thread = None
         messages = []
-        for item in models.item.query(
+        items = models.item.query(
             thread_pk(thread_id),
             models.item.sk.between(MESSAGE_SK_PREFIX, THREAD_SK),
             scan_index_forward=forward,
             limit=limit,
             consistent_read=True,
-        ):
+        )
+        for item in _read_exactly(items, limit):
             if isinstance(item, models.thread):
                 thread = item
             else:
@@ -1921,6 +1922,25 @@ class DynamoDBStore(MemoryStorage):
 
 
 # ====================================================================== helpers
+
+
+def _read_exactly(items: Any, limit: int | None) -> Iterator[Any]:
+    """Items of a pynamodb query, at most ``limit``, reading no more than that from DynamoDB.
+
+    pynamodb sends the same ``Limit`` with every page request, so a read that spans DynamoDB's
+    1 MB pages would read a whole further ``limit`` items on its last page (a deep page of a
+    5,000-message thread read 4,443 items for 2,520 wanted). Each page asks for what is still
+    missing instead."""
+    if limit is None:
+        yield from items
+        return
+    remaining = limit
+    for item in items:
+        yield item
+        remaining -= 1
+        if remaining <= 0:
+            return
+        items.page_iter.page_size = remaining
 
 
 def _page_from_nearer_end(
