@@ -34,7 +34,7 @@ TITLE_MAX_CHARS = 80
 PROMPT_MAX_CHARS = 2000
 # Room for a short title, plus slack for models that think out loud before answering.
 TITLE_MAX_TOKENS = 256
-EXTRACTIVE_MAX_WORDS = 8
+EXTRACTIVE_MAX_WORDS = 10
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
 _UNCLOSED_THINK = re.compile(r"<think>.*", re.IGNORECASE | re.DOTALL)
@@ -54,6 +54,18 @@ _GREETING = re.compile(
     re.IGNORECASE,
 )
 _FILLER = re.compile(r"^(?:(?:so|ok|okay|well|um|please)\b[\s,]*)+", re.IGNORECASE)
+# The request around the topic ("can you help me plan X" is about planning X): a title names
+# the topic, so the asking is dropped.
+_REQUEST = re.compile(
+    r"^(?:(?:can|could|would|will) you(?: please)?(?: help me)?(?: to)?|(?:please )?help me(?: to| with)?"
+    r"|i(?:'d| would) like(?: you)?(?: to)?|i (?:want|need|wanted)(?: you)?(?: to| help with)?"
+    r"|i was wondering if you could|tell me(?: about)?)\b[\s,]*",
+    re.IGNORECASE,
+)
+# Words a cut-off title must not end on ("... to Lisbon with my").
+_DANGLING = frozenset(
+    "a an the to of for with and or but in on at by from my your our their his her its this that".split()
+)
 
 
 def is_untitled(title: str | None) -> bool:
@@ -104,11 +116,16 @@ def _truncate_on_word(text: str, limit: int) -> str:
 
 def extractive_title(text: str) -> str | None:
     """A title with no model: the opening words of the first sentence that says something,
-    without greetings and filler; a message that is only a greeting becomes its own title."""
+    without greetings, filler and the request around the topic; a message that is only a
+    greeting becomes its own title."""
     sentences = _SENTENCE_END.split(text.strip())
-    phrases = [_FILLER.sub("", _GREETING.sub("", sentence.strip())) for sentence in sentences]
+    phrases = [
+        _REQUEST.sub("", _FILLER.sub("", _GREETING.sub("", sentence.strip()))) for sentence in sentences
+    ]
     for candidate in [*phrases, text]:
         words = candidate.split()[:EXTRACTIVE_MAX_WORDS]
+        while len(words) > 1 and words[-1].lower().strip(",;") in _DANGLING:
+            words.pop()
         title = clean_title(" ".join(words))
         if title and _WORD.search(title):
             return title[0].upper() + title[1:]

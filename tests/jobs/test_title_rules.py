@@ -56,7 +56,11 @@ def test_one_enormous_word_is_cut_hard_at_80_characters() -> None:
     ("message", "expected"),
     [
         ("Hi! I love Lisbon. Can you plan a trip?", "I love Lisbon"),
-        ("hello there, please help me plan a 5-day trip to Lisbon with kids and a dog", "Help me plan a 5-day trip to Lisbon"),
+        ("hello there, please help me plan a 5-day trip to Lisbon with kids and a dog", "Plan a 5-day trip to Lisbon with kids"),
+        ("Can you help me plan a weekend trip to Lisbon with my dog Rex?", "Plan a weekend trip to Lisbon with my dog Rex?"),
+        ("I'd like to learn about the history of Porto wine and its cellars", "Learn about the history of Porto wine and its cellars"),
+        ("Please, could you tell me the best route from Porto to Lisbon by train and then by bus", "Tell me the best route from Porto to Lisbon"),
+        ("Tell me about DynamoDB single-table design", "DynamoDB single-table design"),
         ('Good morning. What does "idempotent: yes" mean?', "What does idempotent yes mean?"),
         ("Hey", "Hey"),
     ],
