@@ -27,6 +27,8 @@ class Runtime:
         self.settings = settings or get_settings()
         self.registry = registry or AgentRegistry.from_file(self.settings.config_path)
         self._lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
+        self._jobs: "JobQueue | None" = None
         self._stores: dict[str, MemoryStorage] = {}
         self._memories: dict[str, Memory] = {}
 
@@ -49,11 +51,17 @@ class Runtime:
                 self._stores[url] = store
             return store
 
-    @cached_property
+    @property
     def jobs(self) -> "JobQueue":
-        from memkit.jobs.factory import create_job_queue
+        # Not a cached_property: since Python 3.12 it takes no lock, so two first requests in the
+        # server's threadpool could each build an in-process queue, and close() would drain only
+        # the one kept while the other's jobs die with the process.
+        with self._jobs_lock:
+            if self._jobs is None:
+                from memkit.jobs.factory import create_job_queue
 
-        return create_job_queue(self.settings, self)
+                self._jobs = create_job_queue(self.settings, self)
+            return self._jobs
 
     @cached_property
     def embedder(self) -> "Embedder | None":
@@ -98,8 +106,8 @@ class Runtime:
         return {"settings": self.settings.describe(), "agents": self.registry.ids()}
 
     def close(self) -> None:
-        if "jobs" in self.__dict__:
-            self.jobs.close(drain=True)
+        if self._jobs is not None:
+            self._jobs.close(drain=True)
         if self.__dict__.get("vector") is not None:
             self.vector.close()
         for store in self._stores.values():

@@ -193,3 +193,22 @@ def test_a_window_over_the_upstash_request_limit_is_cut_to_fit_and_reads_stay_ex
     a.save_messages(make_messages(thread, 2, start_ms=10_000, text_size=60_000))
     assert_fresh(b, containers.truth, thread.id, thread.resource_id)
     assert b.stats["misses"] == 0
+
+
+def test_a_save_that_also_moves_a_message_out_of_a_thread_leaves_that_thread_fresh(libsql_containers):
+    containers = libsql_containers
+    a, b = containers.both()
+    truth = containers.truth
+    first = create_thread(truth)
+    second = create_thread(truth, first.resource_id)
+    messages = make_messages(first, 4)
+    truth.save_messages(messages)
+    for thread in (first, second):
+        assert_fresh(a, truth, thread.id, thread.resource_id)
+    # When one save adds a message to the first thread and moves another out of it
+    added = make_messages(first, 1, start_ms=9_000)[0]
+    a.save_messages([added, messages[0].model_copy(update={"thread_id": second.id})])
+    # Then neither container serves the moved message from the first thread
+    for thread in (first, second):
+        assert_fresh(a, truth, thread.id, thread.resource_id)
+        assert_fresh(b, truth, thread.id, thread.resource_id)

@@ -139,3 +139,43 @@ def test_close_without_drain_dead_letters_what_did_not_run(runtime: Runtime, ope
     assert stored_title(runtime, running) == "Slow title"
     with pytest.raises(RetryableError, match="shutting down"):
         queue.enqueue(title_job(waiting))
+
+
+
+
+def test_concurrent_first_requests_share_one_queue_that_close_drains(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from memkit.jobs import factory
+
+    askers_count = 7
+    built: list[object] = []
+    real_create = factory.create_job_queue
+    first_build_started = threading.Event()
+    # Trips only if every asker gets inside the factory while the first build is still running,
+    # which the lock forbids; with the lock the first builder gives up waiting and finishes.
+    all_building = threading.Barrier(askers_count + 1)
+
+    def slow_create(*args: object, **kwargs: object) -> object:
+        first_build_started.set()
+        try:
+            all_building.wait(timeout=0.5)
+        except threading.BrokenBarrierError:
+            pass
+        queue = real_create(*args, **kwargs)
+        built.append(queue)
+        return queue
+
+    monkeypatch.setattr(factory, "create_job_queue", slow_create)
+    seen: list[object] = []
+    first = threading.Thread(target=lambda: seen.append(runtime.jobs))
+    first.start()
+    assert first_build_started.wait(timeout=5)
+    askers = [threading.Thread(target=lambda: seen.append(runtime.jobs)) for _ in range(askers_count)]
+    for asker in askers:
+        asker.start()
+    for asker in [first, *askers]:
+        asker.join(timeout=10)
+
+    assert len(built) == 1
+    assert len(seen) == askers_count + 1 and all(queue is built[0] for queue in seen)

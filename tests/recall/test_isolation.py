@@ -91,3 +91,47 @@ def test_search_never_returns_another_resources_messages(backend: Backend, make_
                 c["id"] for r in answer["results"] for c in r["context"]["before"] + r["context"]["after"]
             ]
             assert all(corpus.thread_owner[Corpus.thread_of(i)] == corpus.resource(name) for i in ids)
+
+
+def test_recall_never_repeats_a_message_of_the_recent_window(backend: Backend, make_memory: Callable[..., Memory]) -> None:
+    memory = make_memory({"lastMessages": 2, "semanticRecall": {"topK": 3, "messageRange": 1, "scope": "thread"}})
+    resource_id = "dedupe-owner"
+    memory.create_thread(resource_id=resource_id, thread_id="dedupe-thread")
+    # Given the best matches sit both in the recent window and just before it
+    memory.save_messages(
+        [
+            text_message("d1", "dedupe-thread", resource_id, "Unrelated opening about the weather", at=1),
+            text_message("d2", "dedupe-thread", resource_id, "My violin teacher lives in Vienna", at=2),
+            text_message("d3", "dedupe-thread", resource_id, "The violin lessons are on Tuesday", at=3),
+            text_message("d4", "dedupe-thread", resource_id, "I practise the violin every evening", role="assistant", at=4),
+        ]
+    )
+    # When recall finds hits inside and around the recent window (d3, d4)
+    result = memory.recall(thread_id="dedupe-thread", resource_id=resource_id, query="violin")
+    # Then every message comes back once, in createdAt order, with the older hit and its neighbour added
+    assert [m.id for m in result.messages] == ["d1", "d2", "d3", "d4"]
+
+
+def test_threshold_drops_hits_below_the_similarity_it_names(backend: Backend, make_memory: Callable[..., Memory]) -> None:
+    resource_id = "threshold-owner"
+    loose = make_memory({"lastMessages": 0, "semanticRecall": {"topK": 4, "messageRange": 0, "scope": "resource"}})
+    loose.create_thread(resource_id=resource_id, thread_id="threshold-thread")
+    loose.create_thread(resource_id=resource_id, thread_id="threshold-asked")
+    loose.save_messages(
+        [
+            text_message("close", "threshold-thread", resource_id, "My parrot Kiwi speaks Portuguese", at=1),
+            text_message("far", "threshold-thread", resource_id, "Invoices are due at the end of the quarter", at=2),
+        ]
+    )
+    assert loose.embedder is not None
+    [vector] = loose.embedder.embed(["parrot Kiwi Portuguese"])
+    scores = {hit.message_id: hit.score for hit in backend.vector.query(resource_id, vector, 4)}
+    assert scores["close"] > scores["far"]
+    # Given a threshold between the two scores
+    threshold = (scores["close"] + scores["far"]) / 2
+    strict = make_memory({"lastMessages": 0, "semanticRecall": {"topK": 4, "messageRange": 0, "threshold": threshold}})
+    # When recall runs with it, only the hit at or above it comes back
+    recalled = strict.recall(thread_id="threshold-asked", resource_id=resource_id, query="parrot Kiwi Portuguese")
+    assert [m.id for group in recalled.other_threads for m in group["messages"]] == ["close"]
+    unfiltered = loose.recall(thread_id="threshold-asked", resource_id=resource_id, query="parrot Kiwi Portuguese")
+    assert sorted(m.id for group in unfiltered.other_threads for m in group["messages"]) == ["close", "far"]

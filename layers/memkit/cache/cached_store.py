@@ -294,6 +294,12 @@ def apply_save(entry: ThreadEntry, thread_id: str, receipt: SaveReceipt, window:
     latest: dict[str, Message] = {}
     for message in receipt.messages:
         latest[message.id] = message  # the store keeps the last of repeated ids
+    for message in latest.values():
+        before = previous.get(message.id)
+        if before is not None and before.thread_id == thread_id and message.thread_id != thread_id:
+            # It left this thread in the same save: the entry cannot know what slides into the
+            # window in its place, and the caller's drop of the source skips a thread it puts.
+            return None
     saved = [m for m in latest.values() if m.thread_id == thread_id]
     if not saved:
         return None
