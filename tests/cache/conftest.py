@@ -49,13 +49,16 @@ class Containers:
     """Two containers (``a``, ``b``) over one store and one Redis namespace, plus ``truth``: the
     store itself, read directly."""
 
-    def __init__(self, truth: Any, url: str, token: str, *, window: int | None = None):
+    def __init__(
+        self, truth: Any, url: str, token: str, *, window: int | None = None, timeout_seconds: float | None = None
+    ):
         self.truth = truth
         self.namespace = uuid.uuid4().hex
         self.a_store = Interleaver(truth)
         self.b_store = Interleaver(truth)
-        self.a = container(self.a_store, url, token, namespace=self.namespace, window=window)  # type: ignore[arg-type]
-        self.b = container(self.b_store, url, token, namespace=self.namespace, window=window)  # type: ignore[arg-type]
+        options: dict[str, Any] = {"namespace": self.namespace, "window": window, "timeout_seconds": timeout_seconds}
+        self.a = container(self.a_store, url, token, **options)  # type: ignore[arg-type]
+        self.b = container(self.b_store, url, token, **options)  # type: ignore[arg-type]
 
     def both(self) -> tuple[CachedMemoryStorage, CachedMemoryStorage]:
         return self.a, self.b

@@ -33,6 +33,7 @@ def container(
     *,
     namespace: str,
     window: int | None = None,
+    timeout_seconds: float | None = None,
 ) -> CachedMemoryStorage:
     """One "container": ``store`` behind its own cache client for ``namespace``. By default
     built by the factory exactly as in production; ``window`` overrides the message window
@@ -41,7 +42,8 @@ def container(
         cached = wrap_with_cache(store, cache_settings(url, token), AgentRegistry(), namespace=namespace)
         assert isinstance(cached, CachedMemoryStorage)
         return cached
-    return CachedMemoryStorage(store, UpstashCache(url, token), namespace=namespace, window=window)
+    backend = UpstashCache(url, token) if timeout_seconds is None else UpstashCache(url, token, timeout_seconds=timeout_seconds)
+    return CachedMemoryStorage(store, backend, namespace=namespace, window=window)
 
 
 def cached(open_store: Callable[[pytest.FixtureRequest], MemoryStorage]) -> Callable[[pytest.FixtureRequest], MemoryStorage]:

@@ -60,7 +60,12 @@ class TwoContainers(RuleBasedStateMachine):
         super().__init__()
         self.url, self.token = url, token
         self.redis = redis.Redis(port=redis_port, protocol=2, decode_responses=True)
-        self.containers = Containers(create_memory_storage(":memory:"), url, token, window=WINDOW)
+        # A generous timeout: on a loaded machine a 0.5 s write-through can time out, and a write
+        # the cache missed may be served stale by the other container until this one reaches
+        # Redis again (the documented residual window). Outages are staged explicitly below.
+        self.containers = Containers(
+            create_memory_storage(":memory:"), url, token, window=WINDOW, timeout_seconds=5.0
+        )
         self.resource_id = new_resource_id()
         self.threads = [
             self.containers.truth.save_thread(make_thread(self.resource_id, created_at=at(0))) for _ in range(2)
@@ -212,5 +217,7 @@ def test_no_read_after_an_acknowledged_write_is_stale_under_random_interleavings
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
             database=None,
+            # The same examples every run, so a failure in CI reproduces locally.
+            derandomize=True,
         ),
     )
