@@ -144,6 +144,50 @@ def test_deleting_a_thread_removes_its_vectors_only(
     assert backend.stored_ids(resource_id) == ["b1#0"]
 
 
+def test_deleting_a_thread_removes_the_vectors_of_messages_attributed_to_others(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    # Given a thread holding a message attributed to another resource (indexed in its namespace)
+    memory = make_memory()
+    guest = uid("guest")
+    thread_id = _thread(memory, resource_id, uid("shared"))
+    kept = _thread(memory, guest, uid("guest-own"))
+    memory.save_messages(
+        [
+            text_message("own1", thread_id, resource_id, "The owner's message", at=1),
+            text_message("guest1", thread_id, guest, "A guest's message about the blue bicycle", at=2),
+            text_message("guest2", kept, guest, "The guest's own thread stays", at=3),
+        ]
+    )
+    assert backend.stored_ids(guest) == ["guest1#0", "guest2#0"]
+
+    # When the owner deletes the thread
+    memory.delete_thread(thread_id, resource_id)
+
+    # Then no vector of its messages is left in any namespace, and the guest's own thread is kept
+    assert backend.stored_ids(resource_id) == []
+    assert backend.stored_ids(guest) == ["guest2#0"]
+
+
+def test_erasing_a_resource_removes_vectors_of_others_messages_in_its_threads(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    memory = make_memory()
+    guest = uid("guest")
+    thread_id = _thread(memory, resource_id, uid("erased"))
+    memory.save_messages(
+        [
+            text_message("own1", thread_id, resource_id, "The owner's message", at=1),
+            text_message("guest1", thread_id, guest, "A guest's message about the red kite", at=2),
+        ]
+    )
+
+    memory.erase_resource(resource_id)
+
+    assert backend.stored_ids(resource_id) == []
+    assert backend.stored_ids(guest) == []
+
+
 def test_erasing_a_resource_removes_all_its_vectors_and_no_one_elses(
     backend: Backend, make_memory: Callable[..., Memory]
 ) -> None:
