@@ -251,3 +251,44 @@ def test_pinecone_urls_use_https_unless_a_scheme_is_given() -> None:
     assert index_url("pinecone://http://10.0.0.5:8081") == "http://10.0.0.5:8081"
     with pytest.raises(ConfigurationError):
         index_url("pinecone://")
+
+
+def test_provider_keys_are_resolved_on_first_use_not_when_a_memory_is_built(
+    pinecone_host: str, openai_stub: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    # Given keys held as references (Secrets Manager in AWS), and a recorder for their resolution
+    import memkit.embedders.openai as openai_embedder
+    import memkit.vector.pinecone as pinecone_vector
+    from memkit.runtime import Runtime
+
+    resolved: list[str] = []
+
+    def resolve(reference: str | None) -> str:
+        resolved.append(str(reference))
+        return "local"
+
+    monkeypatch.setattr(pinecone_vector, "resolve_secret", resolve)
+    monkeypatch.setattr(openai_embedder, "resolve_secret", resolve)
+    settings = Settings(
+        storage_url=f"file:{tmp_path / 'memkit.db'}",
+        vector_url=f"pinecone://{pinecone_host}",
+        pinecone_api_key="secretsmanager:pinecone",
+        embedder="openai/text-embedding-3-small",
+        openai_base_url=openai_stub,
+        openai_api_key="secretsmanager:openai",
+    )
+    runtime = Runtime(settings)
+    try:
+        # When the first request builds the agent's Memory (a read that never embeds)
+        memory = runtime.memory()
+        assert memory.vector is not None and memory.embedder is not None
+        # Then no secret was fetched yet
+        assert resolved == []
+
+        # And the first real vector and embedding calls fetch them
+        memory.vector.dimension()
+        memory.vector.index()
+        memory.embedder.embed(["hello"])
+        assert resolved == ["secretsmanager:pinecone", "secretsmanager:openai"]
+    finally:
+        runtime.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from memkit.embedders.base import Embedder
 from memkit.errors import ConfigurationError
-from memkit.settings import Settings, resolve_secret
+from memkit.settings import Settings
 
 
 def create_embedder(settings: Settings) -> Embedder:
@@ -27,7 +27,7 @@ def create_embedder(settings: Settings) -> Embedder:
             model,
             dimension,
             base_url=settings.openai_base_url,
-            api_key=resolve_secret(settings.openai_api_key),
+            api_key=settings.openai_api_key,
         )
     if kind == "bedrock" and model:
         from memkit.embedders.bedrock import BedrockEmbedder

@@ -21,6 +21,7 @@ from typing import Any
 
 from memkit.embedders.base import Embedder, check_vectors
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
+from memkit.settings import resolve_secret
 
 logger = logging.getLogger("memkit.embedders")
 
@@ -80,8 +81,12 @@ class OpenAIEmbedder(Embedder):
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+        # Resolved per call, not at construction: every agent's Memory gets the embedder on the
+        # first request, and a Secrets Manager round trip there would tax reads that never embed.
+        # (Powertools caches the value for 5 minutes, and a rotated key is picked up.)
+        api_key = resolve_secret(self._api_key)
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         request = urllib.request.Request(self._url, data=json.dumps(body).encode(), headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self._timeout) as response:

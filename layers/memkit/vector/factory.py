@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from memkit.errors import ConfigurationError
-from memkit.settings import Settings, resolve_secret
+from memkit.settings import Settings
 from memkit.vector.base import VectorStore
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def create_vector_store(settings: Settings, runtime: "Runtime | None" = None) ->
     if url.startswith("pinecone://"):
         from memkit.vector.pinecone import PineconeVector
 
-        return PineconeVector(url, resolve_secret(settings.pinecone_api_key), dimension)
+        return PineconeVector(url, settings.pinecone_api_key, dimension)
     if url == ":memory:" or url.startswith(("file:", "libsql:")):
         from memkit.vector.libsql import LibSQLVector
 

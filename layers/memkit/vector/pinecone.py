@@ -40,6 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Callable, TypeVar
 
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
+from memkit.settings import resolve_secret
 from memkit.vector.base import VectorHit, VectorRecord, VectorStore, message_prefix
 
 logger = logging.getLogger("memkit.vector")
@@ -99,7 +100,10 @@ class PineconeVector(VectorStore):
             if self._index is None:
                 from pinecone import Pinecone
 
-                self._index = Pinecone(api_key=self._api_key, timeout=REQUEST_TIMEOUT_SECONDS).Index(host=self.host)
+                # The key (a value or a secretsmanager:/ssm: reference) is resolved here, on the
+                # first vector call, not when the runtime builds every agent's Memory.
+                api_key = resolve_secret(self._api_key)
+                self._index = Pinecone(api_key=api_key, timeout=REQUEST_TIMEOUT_SECONDS).Index(host=self.host)
             if not self._verified:
                 stats = self._call("describe_index_stats", self._index.describe_index_stats)
                 dimension = _field(stats, "dimension")
