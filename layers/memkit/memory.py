@@ -238,14 +238,13 @@ class Memory:
     def delete_messages(self, message_ids: Sequence[str]) -> int:
         """Deletes what exists among ``message_ids``; returns how many existed."""
         self._writable()
-        existing = self.storage.list_messages_by_id(list(message_ids))
-        self.storage.delete_messages(list(message_ids))
+        deleted = self.storage.delete_messages(list(message_ids))
         by_resource: dict[str, list[str]] = {}
-        for message in existing:
-            by_resource.setdefault(message.resource_id, []).append(message.id)
+        for message_id, location in deleted.items():
+            by_resource.setdefault(location.resource_id, []).append(message_id)
         for resource_id, ids in by_resource.items():
             self._forget_vectors(resource_id, message_ids=ids)
-        return len(existing)
+        return len(deleted)
 
     def recall(
         self,

@@ -834,10 +834,28 @@ def test_bulk_delete_of_50_of_100_with_unknown_ids_removes_exactly_those(memory_
 def test_delete_messages_accepts_an_empty_list_and_unknown_ids(memory_store, thread):
     message = memory_store.save_messages([make_message(thread)])[0]
 
-    memory_store.delete_messages([])
-    memory_store.delete_messages([unique_id("msg-missing")])
+    assert memory_store.delete_messages([]) == {}
+    assert memory_store.delete_messages([unique_id("msg-missing")]) == {}
 
     assert ids(memory_store.list_messages_by_id([message.id])) == [message.id]
+
+
+def test_delete_messages_reports_where_each_deleted_message_lived(memory_store, thread):
+    # Given a message of the owner and one attributed to a guest, in the same thread
+    guest = new_resource_id()
+    own = make_message(thread)
+    guest_message = make_message(thread, resource_id=guest)
+    memory_store.save_messages([own, guest_message])
+    missing = unique_id("msg-missing")
+
+    # When both and an unknown id are deleted
+    deleted = memory_store.delete_messages([own.id, guest_message.id, missing])
+
+    # Then the report names exactly the deleted ones, with their thread and resource
+    assert deleted == {
+        own.id: (thread.id, thread.resource_id),
+        guest_message.id: (thread.id, guest),
+    }
 
 
 def test_delete_messages_bumps_the_affected_thread(memory_store, thread):

@@ -523,3 +523,20 @@ def test_a_clone_whose_messages_cannot_be_saved_leaves_no_thread(store: DynamoDB
     assert store.get_thread(clone_id) is None
     result = store.clone_thread(CloneThreadInput(source_thread_id=source.id, new_thread_id=clone_id))
     assert len(result.cloned_messages) == 5
+
+
+def test_deleting_messages_through_memory_looks_the_ids_up_once(store: DynamoDBStore):
+    # Given a thread with messages, behind the agent-facing Memory
+    from memkit.memory import Memory
+
+    memory = Memory(store)
+    thread = new_thread(store)
+    messages = messages_for(thread, 10)
+    save_all(store, messages)
+
+    # When three of them and an unknown id are deleted
+    deleted, counter = counted(store, lambda: memory.delete_messages(ids(messages[:3]) + [unique("missing")]))
+
+    # Then one BatchGetItem of the id pointers finds them, and one transaction deletes them
+    assert deleted == 3
+    assert counter.operations() == ["BatchGetItem", "TransactWriteItems"]

@@ -111,7 +111,7 @@ from memkit.models import (
     page_meta,
     validate_id,
 )
-from memkit.storage.base import UNSET, MemoryStorage, SaveReceipt, ThreadWindow
+from memkit.storage.base import UNSET, MemoryStorage, MessageLocation, SaveReceipt, ThreadWindow
 
 logger = logging.getLogger("memkit.cache")
 
@@ -846,12 +846,18 @@ class CachedMemoryStorage(MemoryStorage):
 
         return self._writing(keys, write)
 
-    def delete_messages(self, message_ids: Sequence[str]) -> None:
-        ids = [m for m in message_ids if isinstance(m, str) and m]
-        threads = {m.thread_id for m in self.inner.list_messages_by_id(ids)} if ids else set()
-        self._writing(
-            lambda: [self.thread_key(t) for t in sorted(threads)],
-            lambda: self.inner.delete_messages(message_ids),
+    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
+        deleted: dict[str, MessageLocation] = {}
+
+        def delete() -> dict[str, MessageLocation]:
+            deleted.update(self.inner.delete_messages(message_ids))
+            return deleted
+
+        # The store reports the threads it touched; a delete that failed part-way reports
+        # nothing, and _writing then invalidates everything unless nothing was written.
+        return self._writing(
+            lambda: [self.thread_key(t) for t in sorted({location.thread_id for location in deleted.values()})],
+            delete,
         )
 
     # ------------------------------------------------------------ resources

@@ -37,7 +37,7 @@ DEFAULT_TITLES = frozenset({"", "New Thread", "New thread", "Untitled"})
 
 
 class MessageLocation(NamedTuple):
-    """Where a message lived before a save touched it."""
+    """Where a message lived before a save or delete touched it."""
 
     thread_id: str
     resource_id: str
@@ -187,8 +187,10 @@ class MemoryStorage(ABC):
         both threads. Unknown ids are ignored. Returns the updated messages."""
 
     @abstractmethod
-    def delete_messages(self, message_ids: Sequence[str]) -> None:
-        """Delete by id; empty lists and unknown ids are fine. Bumps affected threads."""
+    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
+        """Delete by id; empty lists and unknown ids are fine. Bumps affected threads.
+        Returns where each deleted message lived (unknown ids are absent), so callers clean
+        caches and vectors without looking the ids up a second time."""
 
     # ------------------------------------------------------------ resources
 

@@ -1739,17 +1739,17 @@ class DynamoDBStore(MemoryStorage):
         raise ConflictError("Messages kept changing while they were being updated; retry")
 
     @_translating_errors
-    def delete_messages(self, message_ids: Sequence[str]) -> None:
+    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
         ids = [message_id for message_id in dict.fromkeys(message_ids) if isinstance(message_id, str) and message_id]
         if not ids:
-            return
+            return {}
         pointer_model = self._models.pointer
         known_threads: dict[str, Any] | None = None
         guards: dict[str, _ThreadGuard] = {}
         for attempt in range(_MAX_PLAN_ATTEMPTS):
             pointers = self._get_pointers(ids)
             if not pointers:
-                return
+                return {}
             if attempt > 0:
                 # A condition failed: learn which threads still exist before planning again.
                 known_threads = self._get_threads({p.thread_id for p in pointers.values()})
@@ -1770,7 +1770,10 @@ class DynamoDBStore(MemoryStorage):
             try:
                 for chunk in _chunk_changes(changes):
                     self._commit_changes(chunk, guards, utc_now())
-                return
+                return {
+                    message_id: MessageLocation(pointer.thread_id, pointer.resource_id)
+                    for message_id, pointer in pointers.items()
+                }
             except _StalePlan:
                 _backoff(attempt)
         raise ConflictError("Messages kept changing while they were being deleted; retry")

@@ -195,7 +195,6 @@ SELECT_MESSAGES_BY_IDS_SQL = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?)) "
     "ORDER BY created_at ASC, id ASC"
 )
-SELECT_MESSAGE_THREADS_SQL = "SELECT id, thread_id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 SELECT_MESSAGE_LOCATIONS_SQL = (
     "SELECT id, thread_id, resource_id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
 )
@@ -749,16 +748,20 @@ class LibSQLStore(MemoryStorage):
                 updated.append(after)
         return updated
 
-    def delete_messages(self, message_ids: Sequence[str]) -> None:
+    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
         if not message_ids:
-            return
+            return {}
         ids = _id_list(message_ids)
         now = format_ts(utc_now())
         with self.transaction() as conn:
-            thread_ids = {thread_id for _, thread_id in conn.execute(SELECT_MESSAGE_THREADS_SQL, (ids,)).fetchall()}
+            deleted = {
+                message_id: MessageLocation(thread_id, resource_id)
+                for message_id, thread_id, resource_id in conn.execute(SELECT_MESSAGE_LOCATIONS_SQL, (ids,)).fetchall()
+            }
             conn.execute(DELETE_MESSAGES_SQL, (ids,))
-            for thread_id in sorted(thread_ids):
+            for thread_id in sorted({location.thread_id for location in deleted.values()}):
                 conn.execute(BUMP_THREAD_SQL, (now, thread_id))
+        return deleted
 
     # ------------------------------------------------------------ resources
 
