@@ -1,9 +1,9 @@
 """Vectors for semantic recall in a Pinecone index, through the ``pinecone`` SDK.
 
 Selected by ``MEMKIT_VECTOR_URL=pinecone://<index-host>`` (the host from the Pinecone console,
-e.g. ``pinecone://memkit-abc123.svc.aped-4627-b74a.pinecone.io``; a loopback host such as the
-local stand-in ``pinecone://127.0.0.1:8081`` is spoken to over plain http) and
-``PINECONE_API_KEY`` (a value or a ``secretsmanager:`` reference). The index must be a dense
+e.g. ``pinecone://memkit-abc123.svc.aped-4627-b74a.pinecone.io``, spoken to over https; a
+plain-http data plane is named with its scheme, ``pinecone://http://host:port``) and
+``PINECONE_API_KEY`` (a value or a ``secretsmanager:`` reference, resolved on first use). The index must be a dense
 index with the embedder's dimension and the cosine metric; memkit never creates indexes.
 
 Design (each point fixes a flaw of Mastra's adapter, see issue 6):
