@@ -10,6 +10,7 @@ from mangum import Mangum
 
 from memkit.api.app import create_app
 from memkit.api.observability import logger
+from memkit.lambda_lifecycle import freeze_after_first_invocation
 
 # One event at a time per process: route handlers run on the event loop, no worker thread.
 app = create_app(flush_metrics_per_request=False, handlers_in_threadpool=False)
@@ -26,3 +27,4 @@ def handler(event, context):
 
 if observability.tracing:
     handler = observability.tracer.capture_lambda_handler(handler)
+handler = freeze_after_first_invocation(handler)

@@ -7,6 +7,7 @@ or ``{"ok": false, "status": 400, "error": "..."}``; see ``memkit.ops``.
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from memkit.lambda_lifecycle import freeze_after_first_invocation
 from memkit.ops import dispatch, requested_op
 from memkit.runtime import Runtime
 
@@ -15,6 +16,7 @@ metrics = Metrics(namespace="memkit", service="ops")
 runtime = Runtime()
 
 
+@freeze_after_first_invocation
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context
 def handler(event, context):

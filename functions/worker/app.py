@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from memkit.cache.base import request_scope
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.jobs.handlers import describe_job, handle_job
+from memkit.lambda_lifecycle import freeze_after_first_invocation
 from memkit.runtime import Runtime
 
 logger = Logger(service="memkit-worker")
@@ -73,6 +74,7 @@ def process_record(record: SQSRecord) -> Any:
     return outcome
 
 
+@freeze_after_first_invocation
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_partial_response(
