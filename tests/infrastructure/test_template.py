@@ -46,8 +46,13 @@ TABLE_ACTIONS = {
 }
 TABLE_RESOURCES = [{"Fn::GetAtt": ["MemoryTable", "Arn"]}, {"Fn::Sub": "${MemoryTable.Arn}/index/*"}]
 SECRET_PARAMETERS = {"ApiKeySecretArn", "UpstashTokenSecretArn", "PineconeApiKeySecretArn"}
-# Environment variables memkit does not read itself: Powertools reads these.
-LIBRARY_VARIABLES = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
+# Environment variables memkit does not read itself: Powertools and pydantic read these.
+LIBRARY_VARIABLES = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "PYDANTIC_DISABLE_PLUGINS",
+}
 
 
 # ---------------------------------------------------------------------- loading the template
@@ -735,3 +740,14 @@ def test_sam_build_packages_each_handler(sam_build: SamBuild, template: dict[str
         handler_module = template["Resources"][function]["Properties"]["Handler"].rsplit(".", 1)[0]
         assert (sam_build.artifacts / function / f"{handler_module}.py").is_file(), function
     assert sam_build.seconds < 300, f"sam build took {sam_build.seconds:.0f}s"
+
+
+def test_the_cold_start_bench_runs_the_api_function_with_the_templates_literal_variables(
+    template: dict[str, Any],
+) -> None:
+    from bench.cold_start import _lambda_env
+
+    bench_env = _lambda_env("http://127.0.0.1:1", create_tables=False)
+    literal = {name: value for name, value in _environment(template, "ApiFunction").items() if isinstance(value, str)}
+    assert "PYDANTIC_DISABLE_PLUGINS" in literal  # the scan below compares something
+    assert {name: bench_env.get(name) for name in literal} == literal
