@@ -19,12 +19,10 @@ Invoking the function is authorized by IAM, so its caller may address any resour
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, StrictInt, WithJsonSchema
-from pydantic.alias_generators import to_camel
+from typing import TYPE_CHECKING, Any
 
 from memkit.api.auth import Principal
 from memkit.api.errors import describe_error
@@ -32,7 +30,6 @@ from memkit.cache.base import request_scope
 from memkit.errors import NotFoundError, ValidationError
 from memkit.memory import Memory
 from memkit.models import (
-    CloneOptions,
     CloneThreadInput,
     IncludeItem,
     Message,
@@ -44,114 +41,20 @@ from memkit.models import (
 from memkit.storage.base import UNSET
 
 if TYPE_CHECKING:
+    from memkit.ops_args.base import Args
+    from memkit.ops_args.messages import (
+        DeleteMessagesArgs,
+        ListMessagesArgs,
+        SaveMessagesArgs,
+        SearchMemoryArgs,
+        UpdateMessagesArgs,
+    )
+    from memkit.ops_args.resources import ResourceRef, UpdateResourceArgs, UpdateWorkingMemoryArgs
+    from memkit.ops_args.threads import CloneThreadArgs, CreateThreadArgs, ListThreadsArgs, ThreadRef, UpdateThreadArgs
     from memkit.runtime import Runtime
 
 
 OPS_PRINCIPAL = Principal.trusted("ops")
-
-PerPage = StrictInt | Literal[False] | None
-
-
-class Args(BaseModel):
-    """Base of every operation's input. Unknown keys are ignored: ``@mastra/client-js`` sends
-    ``agentId`` and ``requestContext`` inside bodies, and Mastra's server ignores them too."""
-
-    # defer_build: a model's validator is built on its first use, so a cold start pays only
-    # for the operation it serves.
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
-
-
-class ThreadRef(Args):
-    thread_id: str
-    resource_id: str | None = None
-
-
-class CreateThreadArgs(Args):
-    resource_id: str | None = None
-    thread_id: str | None = None
-    title: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class ListThreadsArgs(Args):
-    resource_id: str | None = None
-    metadata: dict[str, Any] | None = None
-    page: StrictInt | None = None
-    per_page: PerPage = None
-    order_by: dict[str, Any] | None = None
-
-
-class UpdateThreadArgs(Args):
-    thread_id: str
-    title: str | None = None
-    metadata: dict[str, Any] | None = None
-    resource_id: str | None = None
-
-
-class SaveMessagesArgs(Args):
-    # Validated one by one in save_messages, so an error names its index (messages[3]: ...).
-    messages: Annotated[
-        list[dict[str, Any]],
-        WithJsonSchema({"type": "array", "items": {"$ref": "#/components/schemas/Message"}}),
-    ]
-
-
-class ListMessagesArgs(Args):
-    thread_id: str | list[str]
-    resource_id: str | None = None
-    page: StrictInt | None = None
-    per_page: PerPage = None
-    order_by: dict[str, Any] | None = None
-    filter: dict[str, Any] | None = None
-    include: list[dict[str, Any]] | None = None
-    # Mastra hides its system-reminder messages unless asked; memkit stores none, so this is
-    # accepted for compatibility and has no effect.
-    include_system_reminders: bool | None = None
-
-
-class UpdateMessagesArgs(Args):
-    messages: list[dict[str, Any]]
-
-
-class MessageIdRef(Args):
-    id: str
-
-
-class DeleteMessagesArgs(Args):
-    message_ids: str | list[str | MessageIdRef] | MessageIdRef
-
-
-class UpdateWorkingMemoryArgs(Args):
-    thread_id: str
-    resource_id: str | None = None
-    working_memory: str | dict[str, Any]
-
-
-class CloneThreadArgs(Args):
-    thread_id: str
-    new_thread_id: str | None = None
-    resource_id: str | None = None
-    title: str | None = None
-    metadata: dict[str, Any] | None = None
-    options: CloneOptions | None = None
-
-
-class SearchMemoryArgs(Args):
-    search_query: str | None = None
-    resource_id: str | None = None
-    thread_id: str | None = None
-    limit: StrictInt | None = None
-    memory_config: dict[str, Any] | None = None
-
-
-class ResourceRef(Args):
-    resource_id: str
-
-
-class UpdateResourceArgs(Args):
-    resource_id: str
-    working_memory: str | None = None
-    metadata: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------- operations
@@ -331,6 +234,8 @@ def erase_resource(memory: Memory, principal: Principal, args: ResourceRef) -> d
 def normalize_message_ids(value: Any) -> list[str]:
     """``messageIds`` as the client sends it: a string, a list of strings, ``{id}`` or a list of
     ``{id}``. Returns distinct ids in the order given."""
+    from memkit.ops_args.messages import MessageIdRef
+
     if isinstance(value, list):
         items = [(f"messageIds[{i}]", item) for i, item in enumerate(value)]
     else:
@@ -359,30 +264,38 @@ def _require_own_messages(memory: Memory, principal: Principal, message_ids: lis
 @dataclass(frozen=True)
 class Operation:
     name: str
-    args_model: type[Args]
+    #: ``"family:Class"`` in ``memkit.ops_args``, imported on first use (see that package).
+    args_ref: str
     run: Callable[[Memory, Principal, Any], Any]
     summary: str
+
+    @property
+    def args_model(self) -> type[Args]:
+        family, _, class_name = self.args_ref.partition(":")
+        return getattr(importlib.import_module(f"memkit.ops_args.{family}"), class_name)
 
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        Operation("createThread", CreateThreadArgs, create_thread, "Create (or overwrite) a thread"),
-        Operation("getThread", ThreadRef, get_thread, "Get a thread"),
-        Operation("listThreads", ListThreadsArgs, list_threads, "List threads, filtered and paginated"),
-        Operation("updateThread", UpdateThreadArgs, update_thread, "Set the title, merge metadata"),
-        Operation("deleteThread", ThreadRef, delete_thread, "Delete a thread and its messages"),
-        Operation("saveMessages", SaveMessagesArgs, save_messages, "Save messages (all or nothing)"),
-        Operation("listMessages", ListMessagesArgs, list_messages, "List a thread's messages"),
-        Operation("updateMessages", UpdateMessagesArgs, update_messages, "Partially update messages"),
-        Operation("deleteMessages", DeleteMessagesArgs, delete_messages, "Delete messages by id"),
-        Operation("getWorkingMemory", ThreadRef, get_working_memory, "Get working memory"),
-        Operation("updateWorkingMemory", UpdateWorkingMemoryArgs, update_working_memory, "Update working memory"),
-        Operation("cloneThread", CloneThreadArgs, clone_thread, "Clone a thread with its messages"),
-        Operation("searchMemory", SearchMemoryArgs, search_memory, "Semantic search over a resource's messages"),
-        Operation("getResource", ResourceRef, get_resource, "Get a resource"),
-        Operation("updateResource", UpdateResourceArgs, update_resource, "Upsert a resource"),
-        Operation("eraseResource", ResourceRef, erase_resource, "Erase a resource and everything it owns"),
+        Operation("createThread", "threads:CreateThreadArgs", create_thread, "Create (or overwrite) a thread"),
+        Operation("getThread", "threads:ThreadRef", get_thread, "Get a thread"),
+        Operation("listThreads", "threads:ListThreadsArgs", list_threads, "List threads, filtered and paginated"),
+        Operation("updateThread", "threads:UpdateThreadArgs", update_thread, "Set the title, merge metadata"),
+        Operation("deleteThread", "threads:ThreadRef", delete_thread, "Delete a thread and its messages"),
+        Operation("saveMessages", "messages:SaveMessagesArgs", save_messages, "Save messages (all or nothing)"),
+        Operation("listMessages", "messages:ListMessagesArgs", list_messages, "List a thread's messages"),
+        Operation("updateMessages", "messages:UpdateMessagesArgs", update_messages, "Partially update messages"),
+        Operation("deleteMessages", "messages:DeleteMessagesArgs", delete_messages, "Delete messages by id"),
+        Operation("getWorkingMemory", "threads:ThreadRef", get_working_memory, "Get working memory"),
+        Operation(
+            "updateWorkingMemory", "resources:UpdateWorkingMemoryArgs", update_working_memory, "Update working memory"
+        ),
+        Operation("cloneThread", "threads:CloneThreadArgs", clone_thread, "Clone a thread with its messages"),
+        Operation("searchMemory", "messages:SearchMemoryArgs", search_memory, "Semantic search over a resource's messages"),
+        Operation("getResource", "resources:ResourceRef", get_resource, "Get a resource"),
+        Operation("updateResource", "resources:UpdateResourceArgs", update_resource, "Upsert a resource"),
+        Operation("eraseResource", "resources:ResourceRef", erase_resource, "Erase a resource and everything it owns"),
     )
 }
 

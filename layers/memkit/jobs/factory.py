@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from memkit.errors import ConfigurationError
 from memkit.jobs.base import JobQueue
-from memkit.jobs.handlers import JobContext
 from memkit.settings import Settings
+
+if TYPE_CHECKING:
+    # Only the in-process queue runs jobs here; an API process on SQS never imports the handlers.
+    from memkit.jobs.handlers import JobContext
 
 
 def create_job_queue(settings: Settings, context: JobContext) -> JobQueue:

@@ -1,0 +1,64 @@
+"""What the API function's first request loads: the modules of its own route, not every
+route's. A fresh interpreter imports the real handler and serves one ``listThreads`` event."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+CHILD = r"""
+import gc, importlib.util, json, sys
+sys.path.insert(0, sys.argv[2])
+from lambda_events import LambdaContext, http_api_event
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+event = http_api_event("GET", "/api/memory/threads", query={"resourceId": "r"}, headers={"x-api-key": "cold-path"})
+response = module.handler(event, LambdaContext())
+print(json.dumps({
+    "status": response["statusCode"],
+    "frozen": gc.get_freeze_count(),
+    "modules": sorted(name for name in sys.modules if name.startswith("memkit")),
+}))
+"""
+
+
+def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MEMKIT_", "AWS_"))}
+    env.update(
+        {
+            "MEMKIT_STORAGE_URL": f"file:{tmp_path / 'memkit.db'}",
+            "MEMKIT_AUTH": "api-key",
+            "MEMKIT_API_KEY": "cold-path",
+            "MEMKIT_JOBS": "sqs",
+            "MEMKIT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/cold-path",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(REPO_ROOT / "functions" / "api" / "app.py"), str(Path(__file__).parent)],
+        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == 200
+    loaded = set(outcome["modules"])
+    assert {"memkit.ops", "memkit.ops_args.threads"} <= loaded  # the scan sees the route's own
+    # Other families' argument models, the job handlers (the worker's), recall and the cache
+    # stay unloaded until a request needs them.
+    assert not loaded & {
+        "memkit.ops_args.messages",
+        "memkit.ops_args.resources",
+        "memkit.jobs.handlers",
+        "memkit.jobs.types",
+        "memkit.recall.search",
+        "memkit.cache.cached_store",
+        "memkit.api.openapi",
+    }
+    # The handler froze the collector after its first invocation (memkit.lambda_lifecycle).
+    assert outcome["frozen"] > 0
