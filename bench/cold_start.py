@@ -3,7 +3,7 @@
 Each sample is a fresh interpreter timed from outside (wall milliseconds, so interpreter
 start-up counts on both sides):
 
-- ``import boto3``: the reference (the Lambda runtime ships boto3, every Python function pays it);
+- ``import boto3``: the reference (every Python function pays it);
 - the API handler: import ``functions/api/app.py`` as Lambda does, then serve the first request
   (``GET /api/memory/threads?resourceId=r`` as an API Gateway HTTP API event, api-key auth)
   against DynamoDB Local.
@@ -11,23 +11,35 @@ start-up counts on both sides):
 Target: handler / boto3 <= 1.8 in whole-process milliseconds (start to exit). Next to it, the
 same ratio up to the moment each child has done its work ("to response": start until the
 import, or the first response, is complete), which is what a Lambda cold start consists of:
-a Lambda process is frozen after answering, never torn down in front of a caller, while
-tearing an interpreter down costs in proportion to what it loaded (about 120 ms for the
-handler, 35 ms for boto3 here). Samples alternate between the cases so that machine noise hits
-both alike; medians are reported, with the children's CPU time (user + sys, whole process)
-because it varies much less on a busy machine.
+a Lambda process is frozen after answering, never torn down in front of a caller. Samples
+alternate between the cases so that machine noise hits both alike; medians are reported, with
+the children's CPU time (user + sys, whole process) because it varies much less on a busy
+machine.
 
-The children run as the deployed function does: with ``memkit``'s bytecode compiled beforehand
-(the layer ships ``.pyc``, see ``layers/Makefile``) and the ApiFunction's environment from
-``template.yaml`` (SQS jobs, Powertools names). The warm-up run also checks that the first
-request makes exactly one DynamoDB call (no DescribeTable or other hidden round trip).
+The children run as the deployed function does:
+
+- boto3 and botocore as the layer ships them (``layers/slim_botocore.py``: botocore's data
+  trimmed to the services memkit calls), first on the path of both children, so both import
+  the same boto3;
+- bytecode compiled beforehand (the layer ships ``.pyc``, see ``layers/Makefile``);
+- the ApiFunction's environment from ``template.yaml`` (SQS jobs, Powertools names, no pydantic
+  plugins; a test keeps the two in step).
+
+The handler freezes the garbage collector after its first invocation
+(``memkit.lambda_lifecycle``), which also spares the interpreter's final collection at exit:
+that is most of the gap between "to response" and whole-process for the handler. The warm-up
+run also checks that the first request makes exactly one DynamoDB call (no DescribeTable or
+other hidden round trip).
 """
 
 from __future__ import annotations
 
 import compileall
+import importlib.util
 import os
+import py_compile
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,6 +52,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_HANDLER = REPO_ROOT / "functions" / "api" / "app.py"
 MEMKIT_PACKAGE = REPO_ROOT / "layers" / "memkit"
+SLIM_BOTOCORE = REPO_ROOT / "layers" / "slim_botocore.py"
+# What the layer ships of the AWS SDK (layers/requirements.txt pins boto3, which brings these).
+AWS_SDK_PACKAGES = ("boto3", "botocore", "s3transfer")
 TABLE_URL = "dynamodb://memkit-bench-cold-start"
 TARGET_RATIO = 1.8
 
@@ -92,6 +107,7 @@ def _lambda_env(dynamodb_endpoint: str, *, create_tables: bool) -> dict[str, str
     env.update(
         {
             # What template.yaml sets on ApiFunction (Globals plus its own variables).
+            "PYDANTIC_DISABLE_PLUGINS": "1",
             "POWERTOOLS_SERVICE_NAME": "memkit",
             "POWERTOOLS_METRICS_NAMESPACE": "memkit",
             "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -123,6 +139,24 @@ def _compile_memkit() -> None:
     memkit from source, a cost the deployed function never pays."""
     if not compileall.compile_dir(MEMKIT_PACKAGE, quiet=1):
         raise RuntimeError(f"compiling {MEMKIT_PACKAGE} failed")
+
+
+def _layer_aws_sdk(scratch: Path) -> Path:
+    """A site directory holding this environment's boto3 and botocore as the layer ships them:
+    botocore trimmed by the layer build's own script, everything compiled as the layer build
+    compiles it. Returned for the front of both children's PYTHONPATH."""
+    site = scratch / "python"
+    for package in AWS_SDK_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise RuntimeError(f"{package} is not installed in {sys.executable}'s environment")
+        shutil.copytree(Path(spec.origin).parent, site / package, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, str(SLIM_BOTOCORE), str(site)], check=True, stdout=subprocess.DEVNULL)
+    if not compileall.compile_dir(
+        site, quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+    ):
+        raise RuntimeError(f"compiling {site} failed")
+    return site
 
 
 @dataclass(frozen=True)
@@ -185,14 +219,26 @@ def _ratios(samples: list[Sample], reference: list[Sample]) -> dict[str, str]:
 
 def measure(runs: int = 5, *, dynamodb_endpoint: str) -> list[dict[str, Any]]:
     """Median whole-process ms of each case, plus the handler/boto3 ratio against the target."""
+    with tempfile.TemporaryDirectory(prefix="memkit-bench-layer-") as scratch:
+        site = _layer_aws_sdk(Path(scratch))
+        return _measure(runs, dynamodb_endpoint=dynamodb_endpoint, aws_sdk_site=site)
+
+
+def _measure(runs: int, *, dynamodb_endpoint: str, aws_sdk_site: Path) -> list[dict[str, Any]]:
     python = sys.executable
-    env = _lambda_env(dynamodb_endpoint, create_tables=False)
+    path = os.pathsep.join(filter(None, [str(aws_sdk_site), os.environ.get("PYTHONPATH")]))
+    env = {**_lambda_env(dynamodb_endpoint, create_tables=False), "PYTHONPATH": path}
     handler = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "request"]
     import_only = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "import"]
     _compile_memkit()
+    imported = subprocess.run(
+        [python, "-c", "import botocore; print(botocore.__file__)"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    if not Path(imported).is_relative_to(aws_sdk_site):
+        raise RuntimeError(f"the children would import botocore from {imported}, not the layer's copy in {aws_sdk_site}")
     # Warm-up (not counted): creates the table, checks the first request's DynamoDB calls, and
     # loads both sides' files into the page cache.
-    _timed(handler, _lambda_env(dynamodb_endpoint, create_tables=True))
+    _timed(handler, {**_lambda_env(dynamodb_endpoint, create_tables=True), "PYTHONPATH": path})
     _timed([python, "-c", HANDLER_CHILD, str(API_HANDLER), "count"], env)
     _timed([python, "-c", BOTO3], env)
 
