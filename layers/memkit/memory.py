@@ -21,7 +21,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from memkit.agents import MemoryConfig
 from memkit.errors import ForbiddenError, NotFoundError, ValidationError
@@ -52,8 +52,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("memkit.memory")
 
 
-@dataclass
-class WorkingMemoryView:
+class WorkingMemoryView(NamedTuple):
     working_memory: str | None
     source: str  # "resource" | "thread"
     template_format: str  # "markdown" | "json"

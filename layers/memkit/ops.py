@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from memkit.api.auth import Principal
 from memkit.api.errors import describe_error
@@ -261,8 +260,7 @@ def _require_own_messages(memory: Memory, principal: Principal, message_ids: lis
     _require_own_threads(memory, principal, {m.thread_id for m in existing})
 
 
-@dataclass(frozen=True)
-class Operation:
+class Operation(NamedTuple):
     name: str
     #: ``"family:Class"`` in ``memkit.ops_args``, imported on first use (see that package).
     args_ref: str

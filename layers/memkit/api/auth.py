@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from memkit.errors import AuthenticationError, ConfigurationError, ForbiddenError
 from memkit.settings import Settings, resolve_secret
 
 
-@dataclass(frozen=True)
-class Principal:
+class Principal(NamedTuple):
     #: for logs: "anonymous", "api-key", "ops" or "jwt:<claim value>"
     subject: str
     #: the only resourceId this caller may address; None means any

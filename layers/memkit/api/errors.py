@@ -9,7 +9,7 @@ message, because exception text can carry internals (SQL, table names, stack fra
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -49,8 +49,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[MemkitError], int], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class ErrorReply:
+class ErrorReply(NamedTuple):
     status: int
     message: str
 

@@ -11,9 +11,9 @@ from it, so the published document cannot drift from what is served.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,8 +30,7 @@ from memkit.memory import Memory
 from memkit.runtime import Runtime
 
 
-@dataclass
-class Call:
+class Call(NamedTuple):
     """One authenticated request, parsed far enough for a route handler."""
 
     runtime: Runtime
@@ -70,10 +69,10 @@ class Call:
 
 
 Handler = Callable[[Call], Any]
+NO_QUERY: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class ApiRoute:
+class ApiRoute(NamedTuple):
     method: str
     path: str
     handler: Handler
@@ -82,7 +81,7 @@ class ApiRoute:
     op: str | None = None
     reads_body: bool = False
     #: query parameters, for the OpenAPI document: name -> description
-    query: dict[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = NO_QUERY
     #: no authentication (health checks, the API description)
     public: bool = False
 

@@ -19,8 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class CacheError(Exception):
@@ -28,8 +27,7 @@ class CacheError(Exception):
     Never reaches memkit's callers: the decorator falls through to the store."""
 
 
-@dataclass(frozen=True)
-class LuaScript:
+class LuaScript(NamedTuple):
     name: str
     source: str
 
@@ -58,13 +56,12 @@ class CacheBackend(ABC):
 # ---------------------------------------------------------------- request scope
 
 
-@dataclass
-class ReadScope:
+class ReadScope(NamedTuple):
     """Cache slots read during one request, keyed by cache key. Guarded by a lock because a
     request may fan out to threads that copy its context."""
 
-    slots: dict[str, Any] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    slots: dict[str, Any]
+    lock: threading.Lock
 
 
 _current_scope: ContextVar[ReadScope | None] = ContextVar("memkit_cache_read_scope", default=None)
@@ -83,7 +80,7 @@ def request_scope() -> Iterator[ReadScope]:
     if outer is not None:
         yield outer
         return
-    scope = ReadScope()
+    scope = ReadScope(slots={}, lock=threading.Lock())
     token = _current_scope.set(scope)
     try:
         yield scope

@@ -11,7 +11,6 @@ docstrings below, so an adapter author does not have to re-derive them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, NamedTuple, Sequence
 
@@ -43,8 +42,7 @@ class MessageLocation(NamedTuple):
     resource_id: str
 
 
-@dataclass(frozen=True)
-class SaveReceipt:
+class SaveReceipt(NamedTuple):
     """What ``save_messages_with_receipt`` did, in the detail a write-through cache needs to
     follow the store exactly instead of invalidating."""
 
@@ -57,8 +55,7 @@ class SaveReceipt:
     previous: Mapping[str, MessageLocation] | None = None
 
 
-@dataclass(frozen=True)
-class ThreadWindow:
+class ThreadWindow(NamedTuple):
     """A thread with its newest messages, as ``load_thread_window`` returns it."""
 
     thread: Thread | None

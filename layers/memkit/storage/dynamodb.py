@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -285,8 +285,7 @@ class _Gsi2(GlobalSecondaryIndex):
     sort = UnicodeAttribute(range_key=True, attr_name="GSI2SK")
 
 
-@dataclass(frozen=True)
-class TableModels:
+class TableModels(NamedTuple):
     """The pynamodb classes bound to one table. ``item`` is the polymorphic base: reading
     through it yields the subclass named by each item's ``entity`` attribute."""
 
@@ -502,8 +501,7 @@ _DATA_OPERATIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class DynamoDBCall:
+class DynamoDBCall(NamedTuple):
     """One API call as the client saw it (HTTP retries inside botocore are ``retries``)."""
 
     operation: str
