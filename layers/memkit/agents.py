@@ -160,7 +160,10 @@ class AgentRegistry:
 
     def __init__(self, agents: dict[str, MemoryConfig] | None = None):
         self._agents = dict(agents or {})
-        self._agents.setdefault(self.DEFAULT_AGENT, MemoryConfig())
+        if self.DEFAULT_AGENT not in self._agents:
+            # Every field at its default is valid by construction; validating them would build
+            # MemoryConfig's validator on every cold start of a deployment without a config file.
+            self._agents[self.DEFAULT_AGENT] = MemoryConfig.model_construct()
 
     @classmethod
     def from_file(cls, path: str | None) -> "AgentRegistry":
