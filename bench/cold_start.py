@@ -16,30 +16,25 @@ alternate between the cases so that machine noise hits both alike; medians are r
 the children's CPU time (user + sys, whole process) because it varies much less on a busy
 machine.
 
-The children run as the deployed function does:
-
-- boto3 and botocore as the layer ships them (``layers/slim_botocore.py``: botocore's data
-  trimmed to the services memkit calls), first on the path of both children, so both import
-  the same boto3;
-- bytecode compiled beforehand (the layer ships ``.pyc``, see ``layers/Makefile``);
-- the ApiFunction's environment from ``template.yaml`` (SQS jobs, Powertools names, no pydantic
-  plugins; a test keeps the two in step).
+The children run what the deployed function runs: the memkit layer, built by
+``layers/Makefile``'s own recipe for this machine instead of arm64 (the pinned dependencies,
+botocore trimmed to the services memkit calls, unchecked-hash bytecode), on the interpreter
+the venv was made from, so nothing outside the layer (no test dependency) can be imported;
+and the ApiFunction's environment from ``template.yaml`` (SQS jobs, Powertools names, no
+pydantic plugins; a test keeps the two in step). ``import boto3`` runs on the same path, so
+both sides import the same boto3.
 
 The handler freezes the garbage collector after its first invocation
 (``memkit.lambda_lifecycle``), which also spares the interpreter's final collection at exit:
-that is most of the gap between "to response" and whole-process for the handler. The warm-up
-run also checks that the first request makes exactly one DynamoDB call (no DescribeTable or
-other hidden round trip).
+that is why the handler's whole-process time is barely above its "to response" time, while
+``import boto3`` spends about 25 ms tearing down. The warm-up run also checks that the first
+request makes exactly one DynamoDB call (no DescribeTable or other hidden round trip).
 """
 
 from __future__ import annotations
 
-import compileall
-import importlib.util
 import os
-import py_compile
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -51,10 +46,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_HANDLER = REPO_ROOT / "functions" / "api" / "app.py"
-MEMKIT_PACKAGE = REPO_ROOT / "layers" / "memkit"
-SLIM_BOTOCORE = REPO_ROOT / "layers" / "slim_botocore.py"
-# What the layer ships of the AWS SDK (layers/requirements.txt pins boto3, which brings these).
-AWS_SDK_PACKAGES = ("boto3", "botocore", "s3transfer")
+LAYER_SOURCE = REPO_ROOT / "layers"
 TABLE_URL = "dynamodb://memkit-bench-cold-start"
 TARGET_RATIO = 1.8
 
@@ -133,30 +125,27 @@ def _lambda_env(dynamodb_endpoint: str, *, create_tables: bool) -> dict[str, str
     return env
 
 
-def _compile_memkit() -> None:
-    """Write memkit's bytecode as the layer build does. Without it, an inherited
-    PYTHONDONTWRITEBYTECODE (common in containers and CI) would make every sample compile
-    memkit from source, a cost the deployed function never pays."""
-    if not compileall.compile_dir(MEMKIT_PACKAGE, quiet=1):
-        raise RuntimeError(f"compiling {MEMKIT_PACKAGE} failed")
+def build_layer(artifacts: Path) -> Path:
+    """The memkit layer as ``sam build`` makes it, for this machine's platform; returns its
+    ``python`` directory (what Lambda mounts at /opt/python)."""
+    result = subprocess.run(
+        [
+            "make", "-s", "-C", str(LAYER_SOURCE), "build-MemkitLayer",
+            f"ARTIFACTS_DIR={artifacts}", "PLATFORM_FLAGS=", f"PYTHON={sys.executable}",
+        ],
+        capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"building the layer failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return artifacts / "python"
 
 
-def _layer_aws_sdk(scratch: Path) -> Path:
-    """A site directory holding this environment's boto3 and botocore as the layer ships them:
-    botocore trimmed by the layer build's own script, everything compiled as the layer build
-    compiles it. Returned for the front of both children's PYTHONPATH."""
-    site = scratch / "python"
-    for package in AWS_SDK_PACKAGES:
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            raise RuntimeError(f"{package} is not installed in {sys.executable}'s environment")
-        shutil.copytree(Path(spec.origin).parent, site / package, ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, str(SLIM_BOTOCORE), str(site)], check=True, stdout=subprocess.DEVNULL)
-    if not compileall.compile_dir(
-        site, quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
-    ):
-        raise RuntimeError(f"compiling {site} failed")
-    return site
+def runtime_python() -> str:
+    """The interpreter this venv was made from: the same Python, without the venv's packages."""
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if not base.is_file():
+        raise RuntimeError(f"{base} does not exist: cannot run the children outside the venv")
+    return str(base)
 
 
 @dataclass(frozen=True)
@@ -217,28 +206,28 @@ def _ratios(samples: list[Sample], reference: list[Sample]) -> dict[str, str]:
     return {"x boto3": ratio("whole_ms"), "x boto3 to response": ratio("to_response_ms"), "x boto3 cpu": ratio("cpu_ms")}
 
 
-def measure(runs: int = 5, *, dynamodb_endpoint: str) -> list[dict[str, Any]]:
+def measure(runs: int = 9, *, dynamodb_endpoint: str) -> list[dict[str, Any]]:
     """Median whole-process ms of each case, plus the handler/boto3 ratio against the target."""
     with tempfile.TemporaryDirectory(prefix="memkit-bench-layer-") as scratch:
-        site = _layer_aws_sdk(Path(scratch))
-        return _measure(runs, dynamodb_endpoint=dynamodb_endpoint, aws_sdk_site=site)
+        layer = build_layer(Path(scratch))
+        return _measure(runs, dynamodb_endpoint=dynamodb_endpoint, layer=layer)
 
 
-def _measure(runs: int, *, dynamodb_endpoint: str, aws_sdk_site: Path) -> list[dict[str, Any]]:
-    python = sys.executable
-    path = os.pathsep.join(filter(None, [str(aws_sdk_site), os.environ.get("PYTHONPATH")]))
-    env = {**_lambda_env(dynamodb_endpoint, create_tables=False), "PYTHONPATH": path}
+def _measure(runs: int, *, dynamodb_endpoint: str, layer: Path) -> list[dict[str, Any]]:
+    python = runtime_python()
+    env = {**_lambda_env(dynamodb_endpoint, create_tables=False), "PYTHONPATH": str(layer)}
     handler = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "request"]
     import_only = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "import"]
-    _compile_memkit()
-    imported = subprocess.run(
-        [python, "-c", "import botocore; print(botocore.__file__)"], env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    if not Path(imported).is_relative_to(aws_sdk_site):
-        raise RuntimeError(f"the children would import botocore from {imported}, not the layer's copy in {aws_sdk_site}")
+    origins = subprocess.run(
+        [python, "-c", "import boto3, botocore, memkit, pydantic; print(boto3.__file__, botocore.__file__, memkit.__file__, pydantic.__file__)"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.split()
+    outside = [origin for origin in origins if not Path(origin).is_relative_to(layer)]
+    if outside:
+        raise RuntimeError(f"the children would import {outside} from outside the layer in {layer}")
     # Warm-up (not counted): creates the table, checks the first request's DynamoDB calls, and
     # loads both sides' files into the page cache.
-    _timed(handler, {**_lambda_env(dynamodb_endpoint, create_tables=True), "PYTHONPATH": path})
+    _timed(handler, {**_lambda_env(dynamodb_endpoint, create_tables=True), "PYTHONPATH": str(layer)})
     _timed([python, "-c", HANDLER_CHILD, str(API_HANDLER), "count"], env)
     _timed([python, "-c", BOTO3], env)
 
