@@ -19,8 +19,7 @@ A request without ``agentId`` uses ``default``; an unknown ``agentId`` is a 404 
 does not silently run with the wrong memory settings.
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated eagerly here, as in memkit.models (see there).
 from typing import Any, Literal, Union
 
 from pydantic import Field, field_validator

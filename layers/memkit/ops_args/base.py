@@ -1,7 +1,5 @@
 """What every operation's arguments share."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, StrictInt

@@ -1,7 +1,5 @@
 """Arguments of the message operations and of semantic search."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 from pydantic import StrictInt, WithJsonSchema

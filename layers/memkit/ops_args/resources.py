@@ -1,7 +1,5 @@
 """Arguments of the resource and working-memory writes."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from memkit.ops_args.base import Args

@@ -1,7 +1,5 @@
 """Arguments of the thread operations (and of the working-memory read, addressed by thread)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from pydantic import StrictInt
