@@ -18,7 +18,6 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -85,7 +84,7 @@ def exchange(thread: Thread, count: int, *, start: datetime | None = None) -> li
 
 
 def cached_store(store: MemoryStorage, url: str, token: str) -> CachedMemoryStorage:
-    settings = replace(Settings(), cache="upstash", upstash_url=url, upstash_token=token)
+    settings = Settings()._replace(cache="upstash", upstash_url=url, upstash_token=token)
     # A fresh namespace: every run starts cold whatever an earlier run left in Redis.
     cached = wrap_with_cache(store, settings, AgentRegistry(), namespace=f"bench-{uuid.uuid4().hex}")
     assert isinstance(cached, CachedMemoryStorage)

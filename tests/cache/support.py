@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from memkit.storage.base import MemoryStorage
 
 
 def cache_settings(url: str, token: str, **overrides: object) -> Settings:
-    return replace(Settings(), cache="upstash", upstash_url=url, upstash_token=token, **overrides)
+    return Settings()._replace(cache="upstash", upstash_url=url, upstash_token=token, **overrides)
 
 
 def container(
