@@ -38,7 +38,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -604,22 +603,25 @@ class RequestCounter:
 
 
 # ====================================================================== write planning
+# Plain classes with __slots__, not dataclasses: they are defined on every cold start, where a
+# dataclass costs about half a millisecond of generated code, and only write paths use them.
 
 
-@dataclass
 class _ThreadEffect:
     """What one message write does to one thread."""
 
-    thread_id: str
-    count: int = 0
-    foreign: int = 0
-    newest: datetime | None = None
+    __slots__ = ("thread_id", "count", "foreign", "newest")
+
+    def __init__(self, thread_id: str, count: int = 0, foreign: int = 0, newest: datetime | None = None):
+        self.thread_id = thread_id
+        self.count = count
+        self.foreign = foreign
+        self.newest = newest
 
 
 _UNKNOWN: Any = object()
 
 
-@dataclass
 class _ThreadGuard:
     """What a transaction may assume about a thread it updates.
 
@@ -628,9 +630,12 @@ class _ThreadGuard:
     ``_UNKNOWN``; an unknown timestamp is always set, under a never-backwards condition, and a
     known one only when the new value is later (DynamoDB has no max())."""
 
-    owner: str | None = None
-    updated_at: Any = _UNKNOWN
-    last_message_at: Any = _UNKNOWN
+    __slots__ = ("owner", "updated_at", "last_message_at")
+
+    def __init__(self, owner: str | None = None, updated_at: Any = _UNKNOWN, last_message_at: Any = _UNKNOWN):
+        self.owner = owner
+        self.updated_at = updated_at
+        self.last_message_at = last_message_at
 
     @classmethod
     def read(cls, thread: Any) -> _ThreadGuard:
@@ -641,18 +646,33 @@ def _later(new: datetime, known: Any) -> bool:
     return known is _UNKNOWN or known is None or new > known
 
 
-@dataclass
 class _MessageChange:
     """The item writes of one message, planned against a known (or assumed) state."""
 
-    message_id: str
-    put_message: Any = None
-    delete_message_key: tuple[str, str] | None = None
-    put_pointer: Any = None
-    delete_pointer: bool = False
-    pointer_condition: Condition | None = None
-    effects: list[_ThreadEffect] = field(default_factory=list)
-    size: int = 0
+    __slots__ = (
+        "message_id", "put_message", "delete_message_key", "put_pointer",
+        "delete_pointer", "pointer_condition", "effects", "size",
+    )
+
+    def __init__(
+        self,
+        message_id: str,
+        put_message: Any = None,
+        delete_message_key: tuple[str, str] | None = None,
+        put_pointer: Any = None,
+        delete_pointer: bool = False,
+        pointer_condition: Condition | None = None,
+        effects: list[_ThreadEffect] | None = None,
+        size: int = 0,
+    ):
+        self.message_id = message_id
+        self.put_message = put_message
+        self.delete_message_key = delete_message_key
+        self.put_pointer = put_pointer
+        self.delete_pointer = delete_pointer
+        self.pointer_condition = pointer_condition
+        self.effects: list[_ThreadEffect] = [] if effects is None else effects
+        self.size = size
 
     @property
     def action_count(self) -> int:
