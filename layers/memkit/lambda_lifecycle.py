@@ -4,9 +4,10 @@
 built so far (modules, clients, compiled pydantic validators, the app) stays until the
 container dies. ``gc.freeze()`` moves those objects out of the cyclic collector's generations,
 so no later collection walks them again: a full collection during a warm request then scans
-what requests allocate, not the ~40,000 long-lived objects of the init. It also spares the
-interpreter's final collection at exit, which Lambda never waits for but a whole-process
-cold-start measurement does (about 80 ms of the API function's; see ``bench/cold_start.py``).
+what requests allocate, not the ~58,000 objects the API function holds after its first
+request. It also spares the interpreter's final collection at exit, which Lambda never waits
+for but a whole-process cold-start measurement does (about 80 ms of the API function's; see
+``bench/cold_start.py``).
 
 The cost is bounded: cyclic garbage that the first invocation left behind and the collector
 had not reached yet is never reclaimed, once per container.
