@@ -6,7 +6,9 @@ start-up counts on both sides):
 - ``import boto3``: the reference (every Python function pays it);
 - the API handler: import ``functions/api/app.py`` as Lambda does, then serve the first request
   (``GET /api/memory/threads?resourceId=r`` as an API Gateway HTTP API event, api-key auth)
-  against DynamoDB Local.
+  against DynamoDB Local. The target is defined on this request;
+- for comparison: the floor (the same request served by the required parts alone, no memkit),
+  and two other first requests an agent makes (list a thread's messages, save two messages).
 
 Target: handler / boto3 <= 1.8 in whole-process milliseconds (start to exit). Next to it, the
 same ratio up to the moment each child has done its work ("to response": start until the
@@ -55,23 +57,37 @@ BOTO3 = "import boto3\nimport os; os.write(int(os.environ['BENCH_READY_FD']), b'
 
 # Runs in the child: import the handler by path (as Lambda's bootstrap does), then per mode:
 # "request" serves the first request, "import" stops there, "count" (warm-up only) checks the
-# first request's DynamoDB calls. Exits non-zero unless the request succeeded, so a broken
-# handler can never pass for a fast one.
+# first request's DynamoDB calls. The request is argv[3]: "threads" (the target's), "messages"
+# and "save" (other first requests an agent makes, reported next to it) or "setup" (creates the
+# thread those two use). Exits non-zero unless the request succeeded, so a broken handler can
+# never pass for a fast one.
 HANDLER_CHILD = r"""
-import importlib.util, json, os, sys
+import importlib.util, json, os, sys, uuid
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
+def two_messages():
+    return [{"id": str(uuid.uuid4()), "threadId": "bench-thread", "resourceId": "r", "role": "user", "type": "v2",
+             "createdAt": "2026-01-01T00:00:00.000Z", "content": {"format": 2, "parts": [{"type": "text", "text": "hello"}]}}
+            for _ in range(2)]
+METHOD, PATH, BODY = {
+    "threads": ("GET", "/api/memory/threads", None),
+    "messages": ("GET", "/api/memory/threads/bench-thread/messages", None),
+    "save": ("POST", "/api/memory/save-messages", {"messages": two_messages()}),
+    "setup": ("POST", "/api/memory/threads", {"resourceId": "r", "threadId": "bench-thread", "title": "bench"}),
+}[sys.argv[3]]
 event = {
-    "version": "2.0", "routeKey": "$default", "rawPath": "/api/memory/threads",
+    "version": "2.0", "routeKey": "$default", "rawPath": PATH,
     "rawQueryString": "resourceId=r", "queryStringParameters": {"resourceId": "r"},
-    "headers": {"x-api-key": "bench-key", "host": "api-id.execute-api.us-east-1.amazonaws.com"},
+    "headers": {"x-api-key": "bench-key", "host": "api-id.execute-api.us-east-1.amazonaws.com", "content-type": "application/json"},
     "requestContext": {"accountId": "123456789012", "apiId": "api-id", "domainName": "api-id.execute-api.us-east-1.amazonaws.com",
-        "domainPrefix": "api-id", "http": {"method": "GET", "path": "/api/memory/threads", "protocol": "HTTP/1.1",
+        "domainPrefix": "api-id", "http": {"method": METHOD, "path": PATH, "protocol": "HTTP/1.1",
         "sourceIp": "192.168.0.1", "userAgent": "bench"}, "requestId": "bench", "routeKey": "$default",
         "stage": "$default", "time": "01/Jan/2025:00:00:00 +0000", "timeEpoch": 1735689600000},
     "isBase64Encoded": False,
 }
+if BODY is not None:
+    event["body"] = json.dumps(BODY)
 class Context:
     function_name = "memkit-api"; memory_limit_in_mb = 512; aws_request_id = "bench"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:memkit-api"
@@ -97,7 +113,7 @@ os.write(int(os.environ["BENCH_READY_FD"]), b".")
 # model, Starlette behind Mangum, Powertools Logger and Metrics, one pynamodb Query), with the
 # same collector freeze, and no memkit. The distance from it to the handler is memkit's own cost.
 FLOOR_CHILD = r"""
-import gc, os, sys
+import gc, json, os, sys, uuid
 from aws_lambda_powertools import Logger, Metrics
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict
@@ -124,9 +140,9 @@ asgi = Mangum(Starlette(routes=[Route("/api/memory/threads", threads)]), lifespa
 @logger.inject_lambda_context
 def handler(event, context):
     return asgi(event, context)
-""" + HANDLER_CHILD[HANDLER_CHILD.index("event = {"):HANDLER_CHILD.index("if sys.argv[2]")].replace(
+""" + HANDLER_CHILD[HANDLER_CHILD.index("def two_messages"):HANDLER_CHILD.index("if sys.argv[2]")].replace(
     "module.handler", "handler"
-) + """
+).replace("}[sys.argv[3]]", '}["threads"]') + """
 first_request()
 gc.freeze()
 os.write(int(os.environ["BENCH_READY_FD"]), b".")
@@ -255,8 +271,9 @@ def measure(runs: int = 9, *, dynamodb_endpoint: str) -> list[dict[str, Any]]:
 def _measure(runs: int, *, dynamodb_endpoint: str, layer: Path) -> list[dict[str, Any]]:
     python = runtime_python()
     env = {**_lambda_env(dynamodb_endpoint, create_tables=False), "PYTHONPATH": str(layer)}
-    handler = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "request"]
-    import_only = [python, "-c", HANDLER_CHILD, str(API_HANDLER), "import"]
+    def child(mode: str, request: str = "threads") -> list[str]:
+        return [python, "-c", HANDLER_CHILD, str(API_HANDLER), mode, request]
+
     origins = subprocess.run(
         [python, "-c", "import boto3, botocore, memkit, pydantic; print(boto3.__file__, botocore.__file__, memkit.__file__, pydantic.__file__)"],
         env=env, capture_output=True, text=True, check=True,
@@ -264,21 +281,26 @@ def _measure(runs: int, *, dynamodb_endpoint: str, layer: Path) -> list[dict[str
     outside = [origin for origin in origins if not Path(origin).is_relative_to(layer)]
     if outside:
         raise RuntimeError(f"the children would import {outside} from outside the layer in {layer}")
-    # Warm-up (not counted): creates the table, checks the first request's DynamoDB calls, and
-    # loads both sides' files into the page cache.
-    _timed(handler, {**_lambda_env(dynamodb_endpoint, create_tables=True), "PYTHONPATH": str(layer)})
-    _timed([python, "-c", HANDLER_CHILD, str(API_HANDLER), "count"], env)
-    _timed([python, "-c", BOTO3], env)
-
+    # Warm-up (not counted): creates the table and the thread the other requests use, checks
+    # the first request's DynamoDB calls, and loads every child's files into the page cache.
+    _timed(child("request", "setup"), {**_lambda_env(dynamodb_endpoint, create_tables=True), "PYTHONPATH": str(layer)})
+    _timed(child("count"), env)
     floor = [python, "-c", FLOOR_CHILD]
-    _timed(floor, env)
+    cases = {
+        "boto3": [python, "-c", BOTO3],
+        "handler": child("request"),
+        "import": child("import"),
+        "floor": floor,
+        "messages": child("request", "messages"),
+        "save": child("request", "save"),
+    }
+    for argv in cases.values():
+        _timed(argv, env)
 
-    samples: dict[str, list[Sample]] = {"boto3": [], "handler": [], "import": [], "floor": []}
+    samples: dict[str, list[Sample]] = {name: [] for name in cases}
     for _ in range(runs):
-        samples["boto3"].append(_timed([python, "-c", BOTO3], env))
-        samples["handler"].append(_timed(handler, env))
-        samples["import"].append(_timed(import_only, env))
-        samples["floor"].append(_timed(floor, env))
+        for name, argv in cases.items():
+            samples[name].append(_timed(argv, env))
 
     ratios = _ratios(samples["handler"], samples["boto3"])
     return [
@@ -286,6 +308,8 @@ def _measure(runs: int, *, dynamodb_endpoint: str, layer: Path) -> list[dict[str
         _row("API handler: import only", samples["import"], samples["boto3"]),
         _row("API handler: import + first request (DynamoDB)", samples["handler"], samples["boto3"]),
         _row("floor: the required parts alone, same request (no memkit)", samples["floor"], samples["boto3"]),
+        _row("other first requests: list a thread's messages", samples["messages"], samples["boto3"]),
+        _row("other first requests: save 2 messages", samples["save"], samples["boto3"]),
         {"case": f"ratio handler / boto3 (target <= {TARGET_RATIO})", **ratios,
          "verdict": "meets target" if float(ratios["x boto3"]) <= TARGET_RATIO else "OVER TARGET"},
     ]
