@@ -126,11 +126,12 @@ class Memory:
         self.vector = vector
         self.embedder = embedder
         self.indexing = self.config.indexing or indexing
-        # Threads this process knows need no title job: titled, or claimed by a save here. A
-        # thread does not go back to needing one (only a save's claim starts the job), so later
-        # saves skip reading it: one GetItem less per save on DynamoDB without the cache. Kept
-        # in insertion order and bounded; forgotten when this process deletes or re-creates the
-        # thread.
+        # Threads whose title claim is taken (by a save here or elsewhere). A claim stays on the
+        # stored thread through renames and overwrites and goes only with the thread, so later
+        # saves skip reading it: one GetItem less per save on DynamoDB without the cache. A
+        # titled thread is not remembered: its title may be cleared, and then it needs one.
+        # Bounded, in insertion order; forgotten when this process deletes the thread (one
+        # deleted and re-created by another process is not titled again by this one).
         self._titles_settled: dict[str, None] = {}
         self._titles_settled_lock = threading.Lock()
 
@@ -156,9 +157,6 @@ class Memory:
     ) -> Thread:
         self._writable()
         now = utc_now()
-        if thread_id is not None:
-            # Creating over an existing id starts an untitled thread again.
-            self._forget_titles([thread_id])
         thread = parse_model(
             Thread,
             {
@@ -405,7 +403,6 @@ class Memory:
             if thread is None:
                 continue
             if (thread.title or "") not in DEFAULT_TITLES:
-                self._settle_title(thread.id)
                 continue
             # The claim makes racing saves enqueue one job between them.
             if not self.storage.claim_thread_task(thread.id, "title"):

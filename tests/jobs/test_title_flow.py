@@ -247,13 +247,12 @@ def test_a_failed_enqueue_gives_the_title_claim_back(
 
 
 @pytest.mark.sqs
-def test_later_saves_to_a_thread_whose_title_is_settled_do_not_read_it(
+def test_later_saves_to_a_thread_whose_title_is_claimed_do_not_read_it(
     sqs_runtime: Callable[..., Runtime], queues: QueuePair, api: Callable[[Runtime], ApiClient]
 ) -> None:
     runtime = sqs_runtime({"default": TITLE_MODEL})
     client = api(runtime)
-    requested = create_thread(client)
-    named = client.post("/api/memory/threads", json={"resourceId": unique("res"), "title": "Chosen by the user"}).json()
+    thread = create_thread(client)
     memory = runtime.memory()
     reads: list[str] = []
     read_thread = memory.storage.get_thread
@@ -264,20 +263,26 @@ def test_later_saves_to_a_thread_whose_title_is_settled_do_not_read_it(
 
     memory.storage.get_thread = counting_get_thread  # type: ignore[method-assign]
 
-    # The first save to each thread reads it: one claims the title job, the other has a title.
-    assert save(client, requested, "Plan a weekend in Lisbon").status_code == 200
-    assert save(client, named, "Plan a weekend in Porto").status_code == 200
-    assert reads == [requested["id"], named["id"]]
-
-    # Later saves in this container know both are settled.
-    assert save(client, requested, "And Porto too", offset_ms=10).status_code == 200
-    assert save(client, named, "And Faro", offset_ms=10).status_code == 200
-    assert reads == [requested["id"], named["id"]]
+    # The first save reads the thread and claims its title job; later saves know the claim.
+    assert save(client, thread, "Plan a weekend in Lisbon").status_code == 200
+    assert save(client, thread, "And Porto too", offset_ms=10).status_code == 200
+    assert save(client, thread, "And Faro", offset_ms=20).status_code == 200
+    assert reads == [thread["id"]]
     assert queues.depth() == 1
 
-    # A thread created again over the same id is untitled again: its next save reads it.
-    recreated = client.post(
-        "/api/memory/threads", json={"resourceId": requested["resourceId"], "threadId": requested["id"]}
-    ).json()
-    assert save(client, recreated, "Starting over", offset_ms=20).status_code == 200
-    assert reads[-1] == requested["id"] and len(reads) == 3
+
+@pytest.mark.sqs
+def test_a_title_cleared_by_the_user_is_requested_again_by_the_same_container(
+    sqs_runtime: Callable[..., Runtime], queues: QueuePair, api: Callable[[Runtime], ApiClient]
+) -> None:
+    client = api(sqs_runtime({"default": TITLE_MODEL}))
+    thread = client.post("/api/memory/threads", json={"resourceId": unique("res"), "title": "Chosen by the user"}).json()
+    assert save(client, thread, "Plan a weekend in Lisbon").status_code == 200
+    assert queues.depth() == 0
+
+    cleared = client.patch(
+        f"/api/memory/threads/{thread['id']}", json={"resourceId": thread["resourceId"], "title": None}
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert save(client, thread, "And Porto too", offset_ms=10).status_code == 200
+    assert queues.depth() == 1
