@@ -39,10 +39,8 @@ class LuaScript(NamedTuple):
 class CacheBackend(ABC):
     """Port: run a Lua script in one round trip."""
 
-    #: short backend name for logs and metrics ("upstash", "none")
+    #: short backend name for logs and metrics ("upstash")
     name: str = "abstract"
-    #: False for the null backend: the decorator then passes everything through untouched.
-    enabled: bool = True
 
     @abstractmethod
     def eval(self, script: LuaScript, keys: Sequence[str], args: Sequence[str | int]) -> Any:

@@ -20,10 +20,7 @@ MIN_WINDOW = 20
 
 
 def create_cache_backend(settings: Settings) -> CacheBackend:
-    if settings.cache == "none":
-        from memkit.cache.none import NoCache
-
-        return NoCache()
+    """The backend for ``MEMKIT_CACHE=upstash``; with ``none`` the runtime never wraps its stores."""
     if not settings.upstash_url or not settings.upstash_token:
         raise ConfigurationError("MEMKIT_CACHE=upstash needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN")
     from memkit.cache.upstash import UpstashCache
@@ -58,8 +55,6 @@ def wrap_with_cache(
     namespace: str | None = None,
 ) -> MemoryStorage:
     backend = create_cache_backend(settings)
-    if not backend.enabled:
-        return store
     from memkit.cache.cached_store import CachedMemoryStorage
 
     return CachedMemoryStorage(
