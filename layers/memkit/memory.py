@@ -412,7 +412,11 @@ class Memory:
             if self.jobs is None:
                 from memkit.jobs.handlers import run_job_inline
 
-                run_job_inline(self, job.to_message())
+                if not run_job_inline(self, job.to_message()):
+                    # Logged by run_job_inline; give the claim back so the next save retries
+                    # (a model's throttling or timeout must not leave the thread untitled).
+                    self.storage.release_thread_task(thread.id, "title")
+                    continue
             else:
                 try:
                     self.jobs.enqueue(job.to_message())

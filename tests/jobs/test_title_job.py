@@ -241,3 +241,29 @@ def test_memory_without_a_queue_titles_the_thread_during_the_save(tmp_path) -> N
 
     assert memory.require_thread(thread.id).title == "Book a table in Lisbon tonight"
     store.close()
+
+
+def test_an_inline_title_that_fails_is_retried_by_the_next_save(tmp_path, monkeypatch) -> None:
+    from memkit.jobs import handlers
+
+    store = create_memory_storage(f"file:{tmp_path / 'inline-retry.db'}")
+    memory = Memory(store, config={"generateTitle": True})
+    thread = memory.create_thread(resource_id="res-inline")
+    real_handle_job = handlers.handle_job
+    attempts: list[str] = []
+
+    def throttled_once(job, context):
+        attempts.append(job["type"])
+        if len(attempts) == 1:
+            raise RetryableError("model throttled")
+        return real_handle_job(job, context)
+
+    monkeypatch.setattr(handlers, "handle_job", throttled_once)
+
+    memory.save_messages([message(thread.id, "res-inline", "Hello! Book a table in Lisbon tonight.")])
+    assert memory.require_thread(thread.id).title is None
+
+    memory.save_messages([message(thread.id, "res-inline", "For two, please.", offset_ms=10)])
+    assert attempts == ["generate_title", "generate_title"]
+    assert memory.require_thread(thread.id).title == "Book a table in Lisbon tonight"
+    store.close()
