@@ -30,15 +30,6 @@ def test_enqueue_sends_the_job_as_its_json_body(queues: QueuePair) -> None:
     assert json.loads(received["Body"]) == JOB
 
 
-def test_enqueue_many_sends_in_batches_of_ten(queues: QueuePair) -> None:
-    jobs = [{**JOB, "thread_id": f"thr-{n}"} for n in range(12)]
-
-    SqsQueue(queues.url).enqueue_many(jobs)
-
-    received = queues.receive_exactly(12)
-    assert sorted(json.loads(m["Body"])["thread_id"] for m in received) == sorted(j["thread_id"] for j in jobs)
-
-
 def test_missing_queue_is_a_configuration_error_not_a_silent_drop(queues: QueuePair) -> None:
     missing = queues.url.rsplit("/", 1)[0] + "/no-such-queue"
 

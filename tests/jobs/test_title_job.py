@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from memkit.errors import PermanentJobError, RetryableError
-from memkit.jobs.handlers import handle_job, registered_jobs
+from memkit.jobs.handlers import handle_job
 from memkit.memory import Memory
 from memkit.runtime import Runtime
 from memkit.storage.factory import create_memory_storage
@@ -223,10 +223,6 @@ def test_job_for_an_unknown_agent_is_permanent(runtime: Runtime) -> None:
 
     with pytest.raises(PermanentJobError, match="Agent with id gone not found"):
         handle_job(title_job(thread, "gone"), runtime)
-
-
-def test_generate_title_v1_is_registered() -> None:
-    assert ("generate_title", 1) in registered_jobs()
 
 
 # ------------------------------------------------------------------ a Memory without a queue

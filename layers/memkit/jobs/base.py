@@ -19,9 +19,5 @@ class JobQueue(ABC):
         """Send one job. Raises on failure (callers decide whether a failed enqueue fails
         the request); never drops silently."""
 
-    def enqueue_many(self, jobs: list[Mapping[str, Any]]) -> None:
-        for job in jobs:
-            self.enqueue(job)
-
     def close(self, *, drain: bool = True, timeout: float = 10.0) -> None:
         """Stop accepting work; with ``drain``, finish what is queued first."""

@@ -101,11 +101,6 @@ def _load_handler_modules() -> None:
         _loaded = True
 
 
-def registered_jobs() -> list[tuple[str, int]]:
-    _load_handler_modules()
-    return sorted(_registry)
-
-
 def handle_job(job: Any, context: JobContext) -> Any:
     """Run one job. Raises ``RetryableError`` (try again later) or ``PermanentJobError``
     (dead-letter it); anything else is a bug and is retried like a transient failure."""

@@ -111,11 +111,6 @@ class InProcessQueue(JobQueue):
         with self._cond:
             return self._wait_idle_locked(time.monotonic() + timeout)
 
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return self._unfinished
-
     # ------------------------------------------------------------ worker
 
     def _wait_idle_locked(self, deadline: float) -> bool:

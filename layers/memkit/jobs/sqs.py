@@ -18,7 +18,6 @@ from memkit.aws import LazyClient
 from memkit.errors import ConfigurationError, RetryableError
 from memkit.jobs.base import JobQueue
 
-SEND_BATCH_LIMIT = 10  # SendMessageBatch entries per call
 RETRYABLE_CODES = frozenset(
     {
         "ThrottlingException",
@@ -60,27 +59,6 @@ class SqsQueue(JobQueue):
             raise self._classify(exc, what=f"job {job.get('type')}") from exc
         except BotoCoreError as exc:
             raise RetryableError(f"SQS queue {self.queue_url} unreachable: {exc}") from exc
-
-    def enqueue_many(self, jobs: list[Mapping[str, Any]]) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        for start in range(0, len(jobs), SEND_BATCH_LIMIT):
-            chunk = jobs[start : start + SEND_BATCH_LIMIT]
-            entries = [{"Id": str(index), "MessageBody": _body(job)} for index, job in enumerate(chunk)]
-            try:
-                result = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            except ClientError as exc:
-                raise self._classify(exc, what=f"{len(chunk)} jobs") from exc
-            except BotoCoreError as exc:
-                raise RetryableError(f"SQS queue {self.queue_url} unreachable: {exc}") from exc
-            failed = result.get("Failed") or []
-            if failed:
-                reasons = "; ".join(f"{f.get('Code')}: {f.get('Message', '')}" for f in failed)
-                message = f"SQS refused {len(failed)} of {len(chunk)} jobs for {self.queue_url}: {reasons}"
-                # SenderFault false means SQS's side failed: the same entries may go through later.
-                if all(not f.get("SenderFault") for f in failed):
-                    raise RetryableError(message)
-                raise ConfigurationError(message)
 
     def _classify(self, exc: Any, *, what: str) -> Exception:
         error = exc.response.get("Error", {})
