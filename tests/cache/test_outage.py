@@ -141,3 +141,23 @@ def test_a_hung_cache_costs_a_request_no_more_than_its_timeout(libsql_containers
     assert time.monotonic() - started < 1.0
     assert cached.stats["errors"] == 1
     hung.close()
+
+
+def test_a_hung_cache_is_waited_for_once_per_request_not_once_per_read(libsql_containers, silent_server):
+    truth = libsql_containers.truth
+    hung = UpstashCache(silent_server, "token", timeout_seconds=0.2)
+    cached = CachedMemoryStorage(truth, hung, namespace="hung-turn", window=20)
+    thread = truth.save_thread(make_thread())
+    started = time.monotonic()
+    with request_scope():
+        # An agent turn: the thread, its recent messages, the resource, then a save.
+        assert cached.get_thread(thread.id) == truth.get_thread(thread.id)
+        assert cached.list_messages(newest(thread.id)) == truth.list_messages(newest(thread.id))
+        assert cached.get_resource(thread.resource_id) == truth.get_resource(thread.resource_id)
+        cached.save_messages(make_messages(thread, 2))
+    # One read waited out the timeout; the later reads went straight to the store, and only
+    # the write's own cache step (a put or drop) tried again.
+    assert hung.rest_calls == 2
+    assert time.monotonic() - started < 0.2 * 2 + 0.5
+    assert truth.list_messages(newest(thread.id)).total == 2
+    hung.close()

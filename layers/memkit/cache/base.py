@@ -54,12 +54,18 @@ class CacheBackend(ABC):
 # ---------------------------------------------------------------- request scope
 
 
-class ReadScope(NamedTuple):
+class ReadScope:
     """Cache slots read during one request, keyed by cache key. Guarded by a lock because a
-    request may fan out to threads that copy its context."""
+    request may fan out to threads that copy its context. ``unavailable``: a read in this
+    request found no cache, so later reads in it go straight to the store instead of waiting
+    out the timeout again."""
 
-    slots: dict[str, Any]
-    lock: threading.Lock
+    __slots__ = ("slots", "lock", "unavailable")
+
+    def __init__(self) -> None:
+        self.slots: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        self.unavailable = False
 
 
 _current_scope: ContextVar[ReadScope | None] = ContextVar("memkit_cache_read_scope", default=None)
@@ -78,7 +84,7 @@ def request_scope() -> Iterator[ReadScope]:
     if outer is not None:
         yield outer
         return
-    scope = ReadScope(slots={}, lock=threading.Lock())
+    scope = ReadScope()
     token = _current_scope.set(scope)
     try:
         yield scope

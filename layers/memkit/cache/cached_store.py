@@ -547,8 +547,10 @@ class CachedMemoryStorage(MemoryStorage):
             with scope.lock:
                 known = {key: scope.slots[key] for key in keys if key in scope.slots}
         missing = [key for key in keys if key not in known]
-        if missing:
+        if missing and not (scope is not None and scope.unavailable):
             result = self._call([_Op(key, "get") for key in missing])
+            if result is None and scope is not None:
+                scope.unavailable = True
             if result is not None:
                 epoch, replies = result
                 fetched = {key: Slot(epoch, gen, raw) for key, (gen, raw) in zip(missing, replies)}

@@ -71,8 +71,8 @@ class UpstashCache(CacheBackend):
             return self._redis.execute(command)
         except Exception as exc:
             # UpstashError, httpx timeouts and connection errors, a JSON decode error on a
-            # proxy's HTML page, or (per the gateway's notes) an AttributeError from the SDK's
-            # own decoding: all mean "no answer from the cache".
+            # proxy's HTML page, or an AttributeError from the SDK decoding a reply it did not
+            # expect: all mean "no answer from the cache".
             raise CacheError(f"{script.name}: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
