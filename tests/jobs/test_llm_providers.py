@@ -1,7 +1,8 @@
 """LLM providers: the request each sends and how its failures are classified for the queue.
 
 The OpenAI-compatible provider talks to the local stand-in over HTTP; Bedrock is checked with
-botocore's own Stubber (the request it would send, and the errors Bedrock documents).
+botocore's own Stubber (the request it would send). Bedrock's errors are read the same way for
+the embedder and this model: ``tests/unit/test_bedrock_errors.py`` checks both.
 """
 
 from __future__ import annotations
@@ -119,41 +120,6 @@ def test_bedrock_sends_a_converse_request_with_system_prompt_and_limits(bedrock)
     )
 
     assert model.complete(system="Make a title.", prompt="I love Lisbon", max_tokens=48) == "Lisbon weekend"
-
-
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        ("ThrottlingException", 429),
-        ("ServiceUnavailableException", 503),
-        ("ModelTimeoutException", 408),
-        ("InternalServerException", 500),
-        ("SomethingNewException", 503),
-    ],
-)
-def test_bedrock_throttling_unavailability_and_timeouts_are_retryable(bedrock, code: str, status: int) -> None:
-    model, stubber = bedrock
-    stubber.add_client_error("converse", service_error_code=code, service_message="try later", http_status_code=status)
-
-    with pytest.raises(RetryableError, match=f"{code}: try later"):
-        model.complete(system="s", prompt="p")
-
-
-@pytest.mark.parametrize(
-    ("code", "status"),
-    [
-        ("ValidationException", 400),
-        ("AccessDeniedException", 403),
-        ("ResourceNotFoundException", 404),
-        ("SomethingNewException", 400),
-    ],
-)
-def test_bedrock_bad_requests_and_access_denied_are_permanent(bedrock, code: str, status: int) -> None:
-    model, stubber = bedrock
-    stubber.add_client_error("converse", service_error_code=code, service_message="no access", http_status_code=status)
-
-    with pytest.raises(PermanentJobError, match=f"{code}: no access"):
-        model.complete(system="s", prompt="p")
 
 
 # ------------------------------------------------------------------ choosing a model

@@ -1,6 +1,7 @@
 """The embedders: the local one's properties, the OpenAI-compatible one against the stand-in
 (``openai_stub``), Bedrock Titan v2 through botocore's Stubber, and the factories. Every failure
-is classified for the job queue, and a wrong dimension is a ConfigurationError."""
+is classified for the job queue (Bedrock's in ``tests/unit/test_bedrock_errors.py``, shared with
+the Bedrock language model), and a wrong dimension is a ConfigurationError."""
 
 from __future__ import annotations
 
@@ -166,24 +167,6 @@ def test_bedrock_embedder_invokes_titan_v2_once_per_text(bedrock: tuple[Any, Stu
     # max_concurrency 1: the Stubber answers in order, so the calls must be too
     vectors = BedrockEmbedder(TITAN, 256, client=client, max_concurrency=1).embed(["first", "second"])
     assert [v[0] for v in vectors] == [0.0, 1.0]
-
-
-@pytest.mark.parametrize(
-    ("code", "error"),
-    [
-        ("ThrottlingException", RetryableError),
-        ("ServiceUnavailableException", RetryableError),
-        ("ModelTimeoutException", RetryableError),
-        ("ValidationException", PermanentJobError),
-        ("AccessDeniedException", ConfigurationError),
-        ("ResourceNotFoundException", ConfigurationError),
-    ],
-)
-def test_bedrock_embedder_classifies_failures(bedrock: tuple[Any, Stubber], code: str, error: type[Exception]) -> None:
-    client, stubber = bedrock
-    stubber.add_client_error("invoke_model", service_error_code=code, service_message="scripted")
-    with pytest.raises(error, match=f"{code}: scripted"):
-        BedrockEmbedder(TITAN, 256, client=client).embed(["hello"])
 
 
 def test_bedrock_embedder_of_the_wrong_dimension_is_a_configuration_error(bedrock: tuple[Any, Stubber]) -> None:

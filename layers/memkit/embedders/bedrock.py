@@ -8,8 +8,7 @@ several round trips in a row.
 
 boto3 is imported on first use and the client built once per container. Its own retry mode
 ("standard", 3 attempts) absorbs brief throttling; what still fails is classified for the job
-queue: throttling/timeouts → ``RetryableError``, a bad request → ``PermanentJobError``, missing
-access to the model → ``ConfigurationError``.
+queue by ``memkit.bedrock_errors``, the same way as for the Bedrock language model.
 """
 
 from __future__ import annotations
@@ -19,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from memkit.aws import LazyClient
+from memkit.bedrock_errors import bedrock_error
 from memkit.embedders.base import Embedder, check_vectors
-from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
+from memkit.errors import ConfigurationError, PermanentJobError
 
 TITAN_V2 = "titan-embed-text-v2"
 TITAN_V2_DIMENSIONS = (256, 512, 1024)
@@ -28,21 +28,6 @@ TITAN_V2_DIMENSIONS = (256, 512, 1024)
 # embedding raw text must get a clear error rather than a ValidationException.
 MAX_INPUT_CHARS = 50_000
 MAX_CONCURRENCY = 4
-
-_RETRYABLE_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "ServiceUnavailableException",
-        "InternalServerException",
-        "ModelTimeoutException",
-        "ModelNotReadyException",
-        "RequestTimeout",
-        "RequestTimeoutException",
-    }
-)
-_CONFIGURATION_CODES = frozenset(
-    {"AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException"}
-)
 
 
 class BedrockEmbedder(Embedder):
@@ -86,7 +71,7 @@ class BedrockEmbedder(Embedder):
         return self._client.get()
 
     def _embed_one(self, text: str) -> list[float]:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         body = {"inputText": text, "dimensions": self.dimension, "normalize": True}
         try:
@@ -97,25 +82,10 @@ class BedrockEmbedder(Embedder):
                 accept="application/json",
             )
             payload = json.loads(response["body"].read())
-        except ClientError as exc:
-            raise _classify_client_error(self.model_id, exc) from None
-        except NoCredentialsError as exc:
-            raise ConfigurationError(f"Bedrock {self.model_id}: no AWS credentials: {exc}") from None
-        except BotoCoreError as exc:
-            # Connection resets, endpoint timeouts: the network, not the request.
-            raise RetryableError(f"Bedrock {self.model_id} is unreachable: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise bedrock_error(self.model_id, exc, what="embedding") from exc
         embedding = payload.get("embedding") if isinstance(payload, dict) else None
         if not isinstance(embedding, list):
             raise PermanentJobError(f"Bedrock {self.model_id} answered without an embedding: {str(payload)[:200]}")
         return [float(v) for v in embedding]
 
-
-def _classify_client_error(model_id: str, exc: Any) -> Exception:
-    error = exc.response.get("Error", {})
-    code = error.get("Code", "")
-    text = f"Bedrock {model_id}: {code}: {error.get('Message', '')}"
-    if code in _RETRYABLE_CODES:
-        return RetryableError(text)
-    if code in _CONFIGURATION_CODES:
-        return ConfigurationError(text)
-    return PermanentJobError(text)
