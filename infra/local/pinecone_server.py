@@ -5,8 +5,7 @@ with the response shapes and the limits of the real service, so the
 production vector adapter cannot tell it apart:
 
 ``POST /vectors/upsert``, ``POST /query``, ``GET /vectors/fetch``,
-``POST /vectors/delete``, ``POST /vectors/update``, ``GET /vectors/list``,
-``POST /describe_index_stats``.
+``POST /vectors/delete``, ``GET /vectors/list``, ``POST /describe_index_stats``.
 
 Unlike Pinecone, writes are visible at once. Errors use the data plane's
 gRPC-status body, ``{"code": 3, "message": "...", "details": []}``.
@@ -286,7 +285,11 @@ class VectorIndex:
         if ids is not None and (not isinstance(ids, list) or not ids):
             raise invalid("ids must be a non-empty array")
         with self._lock:
-            stored = self._namespaces.get(namespace, {})
+            stored = self._namespaces.get(namespace)
+            if stored is None:
+                # Pinecone answers 404 to a delete in a namespace it does not know, and here a
+                # namespace exists only while it holds vectors (as in describe_index_stats).
+                raise PineconeApiError(HTTPStatus.NOT_FOUND, _NOT_FOUND, "Namespace not found")
             if delete_all:
                 stored.clear()
             elif ids is not None:
@@ -299,36 +302,6 @@ class VectorIndex:
             if not stored:
                 self._namespaces.pop(namespace, None)
         return {}
-
-    def update(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        namespace = _namespace(body.get("namespace"))
-        matches_filter = _optional_filter(body)
-        has_id = body.get("id") is not None
-        if has_id == (matches_filter is not None):
-            raise invalid("Exactly one of id or filter must be provided")
-        values = self._values_from_json(body["values"], "values") if body.get("values") is not None else None
-        set_metadata = body.get("setMetadata")
-        if set_metadata is not None:
-            _check_metadata(set_metadata)
-        if has_id and values is None and set_metadata is None:
-            raise invalid("Update by id needs values or setMetadata")
-        with self._lock:
-            stored = self._namespaces.get(namespace, {})
-            if has_id:
-                # An unknown id is not an error: the update just matches nothing.
-                record = stored.get(_vector_id(body["id"]))
-                targets = [record] if record else []
-            else:
-                assert matches_filter is not None
-                targets = [r for r in stored.values() if matches_filter(r.metadata)]
-            merged_metadata = [{**r.metadata, **(set_metadata or {})} for r in targets]
-            for merged in merged_metadata:
-                _check_metadata(merged)
-            if body.get("dryRun") is not True:
-                for record, merged in zip(targets, merged_metadata, strict=True):
-                    record.values = values if values is not None else record.values
-                    record.metadata = merged
-        return {"matchedRecords": len(targets)}
 
     def describe_index_stats(self, body: Mapping[str, Any]) -> dict[str, Any]:
         matches_filter = _optional_filter(body)
@@ -476,7 +449,6 @@ class PineconeRequestHandler(StandInRequestHandler):
                 "/vectors/upsert": self.server.index.upsert,
                 "/query": self.server.index.query,
                 "/vectors/delete": self.server.index.delete,
-                "/vectors/update": self.server.index.update,
                 "/describe_index_stats": self.server.index.describe_index_stats,
             },
             body_is_query=False,

@@ -204,6 +204,17 @@ def test_erasing_a_resource_removes_all_its_vectors_and_no_one_elses(
     memory.erase_resource(alice)  # erasing again (an empty partition) is fine
 
 
+def test_deleting_vectors_of_a_resource_that_never_had_any_succeeds(backend: Backend, resource_id: str) -> None:
+    # Pinecone answers 404 to these deletes (the namespace was never created); that means
+    # "nothing to delete", not a misconfigured index.
+    backend.vector.delete_resource(resource_id)
+    backend.vector.delete_threads(resource_id, ["t1"])
+    backend.vector.trim_messages(resource_id, {"m1": 0})
+    backend.vector.delete_messages(resource_id, ["m1"])
+
+    assert backend.stored_ids(resource_id) == []
+
+
 def test_a_read_only_agent_indexes_nothing(backend: Backend, make_memory: Callable[..., Memory], resource_id: str) -> None:
     writer = make_memory()
     reader = make_memory({"readOnly": True, "lastMessages": 0, "semanticRecall": {"topK": 2, "messageRange": 0}})
