@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,11 @@ from memkit.errors import ConfigurationError, MemkitError, NotFoundError
 from memkit.models import ListMessagesInput, ListThreadsInput, Message, Resource, Thread
 from memkit.storage.factory import create_memory_storage
 from memkit.storage.libsql import MEMORY_DOMAIN, MEMORY_MIGRATIONS, LibSQLStore, Migration
+from tests.conformance.builders import at
 
-T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 CURRENT_VERSION = MEMORY_MIGRATIONS[-1].version
 WORKERS = 4
 WRITES_PER_WORKER = 100
-
-
-def at(ms: int) -> datetime:
-    return T0 + timedelta(milliseconds=ms)
 
 
 def make_thread(thread_id: str = "thread-1", resource_id: str = "res-1") -> Thread:

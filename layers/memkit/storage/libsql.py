@@ -35,8 +35,8 @@ all threads (no resourceId)                table scan + sort (embedded: small, a
 Timestamps are stored as ``format_ts()`` strings (fixed width, so text order is time order
 and values round-trip exactly); JSON columns hold compact JSON decoded on read.
 
-``connection()`` and ``transaction()`` hand the locked connection to adapters that share the
-file, such as the libSQL vector store for semantic recall.
+``connection()``, ``snapshot()`` and ``transaction()`` hand the locked connection to adapters
+that share the file, such as the libSQL vector store for semantic recall.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ from memkit.models import (
 )
 from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt
 from memkit.storage.common import dumps as _dumps
+from memkit.storage.libsql_support import count_and_page, id_list
 
 # How long a writer waits for another process's write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
@@ -264,16 +265,11 @@ def _ts_or_none(value: datetime | None) -> str | None:
     return None if value is None else format_ts(value)
 
 
-def _id_list(ids: Iterable[str]) -> str:
-    """A JSON array for ``IN (SELECT value FROM json_each(?))``: one parameter, any length."""
-    return json.dumps(list(ids))
-
-
 def _equals_or_in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
     # A single value keeps ``column = ?`` so the index also delivers rows in order.
     if len(values) == 1:
         return f"{column} = ?", [values[0]]
-    return f"{column} IN (SELECT value FROM json_each(?))", [_id_list(values)]
+    return f"{column} IN (SELECT value FROM json_each(?))", [id_list(values)]
 
 
 def _json_object_set(column: str, patch: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -522,9 +518,10 @@ class LibSQLStore(MemoryStorage):
                     yield conn
 
     @contextmanager
-    def _snapshot(self) -> Iterator[Any]:
-        """Locked connection in a read transaction: a count and its page see the same data even
-        if another process writes to the file in between."""
+    def snapshot(self) -> Iterator[Any]:
+        """The locked connection in a read transaction (``BEGIN`` ... ``COMMIT``), for reads that
+        must agree with each other, such as a count and its page, even if another process writes
+        to the file in between. Inside a transaction already, it is that transaction."""
         with self.connection() as conn:
             if conn.in_transaction:
                 yield conn
@@ -673,10 +670,11 @@ class LibSQLStore(MemoryStorage):
         where, params = _thread_filters(query)
         column = THREAD_ORDER_COLUMNS[query.order_by.field]
         direction = DIRECTIONS[query.order_by.direction]
-        order = f" ORDER BY {column} {direction}, id {direction}"
-        with self._snapshot() as conn:
-            total = conn.execute(f"SELECT COUNT(*) FROM threads{where}", params).fetchone()[0]
-            rows = _fetch_page(conn, f"SELECT {THREAD_COLUMNS} FROM threads{where}{order}", params, query)
+        order = f"{column} {direction}, id {direction}"
+        with self.snapshot() as conn:
+            total, rows = count_and_page(
+                conn, "threads", THREAD_COLUMNS, where, params, order_by=order, page=query.page, per_page=query.per_page
+            )
         threads = [_thread_from_row(row) for row in rows]
         return ThreadPage(threads=threads, **page_meta(total, query.page, query.per_page, len(threads)))
 
@@ -703,12 +701,12 @@ class LibSQLStore(MemoryStorage):
         return SaveReceipt(messages=validated, bumped_at=bumped_at, previous=previous)
 
     def list_messages(self, query: ListMessagesInput) -> MessagePage:
-        with self._snapshot() as conn:
+        with self.snapshot() as conn:
             if query.resource_id is not None:
                 self._check_thread_owners(conn, query.thread_ids, query.resource_id)
             thread_clause, thread_params = _equals_or_in("thread_id", query.thread_ids)
             where, params = _message_filters([thread_clause], thread_params, query.resource_id, query.filter)
-            total, page = _count_and_page(conn, where, params, query)
+            total, page = _message_page(conn, where, params, query)
             included = [
                 message
                 for item in query.include
@@ -721,13 +719,13 @@ class LibSQLStore(MemoryStorage):
         if not message_ids:
             return []
         with self.connection() as conn:
-            rows = conn.execute(SELECT_MESSAGES_BY_IDS_SQL, (_id_list(message_ids),)).fetchall()
+            rows = conn.execute(SELECT_MESSAGES_BY_IDS_SQL, (id_list(message_ids),)).fetchall()
         return [_message_from_row(row) for row in rows]
 
     def list_messages_by_resource_id(self, query: ListMessagesByResourceInput) -> MessagePage:
         where, params = _message_filters([], [], query.resource_id, query.filter)
-        with self._snapshot() as conn:
-            total, page = _count_and_page(conn, where, params, query)
+        with self.snapshot() as conn:
+            total, page = _message_page(conn, where, params, query)
         return MessagePage(messages=page, **page_meta(total, query.page, query.per_page, len(page)))
 
     def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
@@ -751,7 +749,7 @@ class LibSQLStore(MemoryStorage):
     def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
         if not message_ids:
             return {}
-        ids = _id_list(message_ids)
+        ids = id_list(message_ids)
         now = format_ts(utc_now())
         with self.transaction() as conn:
             deleted = {
@@ -848,20 +846,20 @@ class LibSQLStore(MemoryStorage):
 
     @staticmethod
     def _require_threads(conn: Any, thread_ids: set[str]) -> None:
-        rows = conn.execute(SELECT_THREAD_OWNERS_SQL, (_id_list(thread_ids),)).fetchall()
+        rows = conn.execute(SELECT_THREAD_OWNERS_SQL, (id_list(thread_ids),)).fetchall()
         missing = sorted(thread_ids - {row[0] for row in rows})
         if missing:
             raise NotFoundError(f"Thread with id {missing[0]} not found")
 
     @staticmethod
     def _check_thread_owners(conn: Any, thread_ids: Sequence[str], resource_id: str) -> None:
-        for thread_id, owner in conn.execute(SELECT_THREAD_OWNERS_SQL, (_id_list(thread_ids),)).fetchall():
+        for thread_id, owner in conn.execute(SELECT_THREAD_OWNERS_SQL, (id_list(thread_ids),)).fetchall():
             _check_owner(thread_id, owner, resource_id)
 
     @staticmethod
     def _message_locations(conn: Any, messages: Sequence[Message]) -> dict[str, MessageLocation]:
         """Where the ids of ``messages`` live now (ids not yet saved are absent)."""
-        rows = conn.execute(SELECT_MESSAGE_LOCATIONS_SQL, (_id_list({m.id for m in messages}),)).fetchall()
+        rows = conn.execute(SELECT_MESSAGE_LOCATIONS_SQL, (id_list({m.id for m in messages}),)).fetchall()
         return {message_id: MessageLocation(thread_id, resource_id) for message_id, thread_id, resource_id in rows}
 
     @staticmethod
@@ -955,21 +953,16 @@ def _date_range_clauses(date_range: DateRange, clauses: list[str], params: list[
         params.append(format_ts(date_range.end))
 
 
-def _fetch_page(conn: Any, sql: str, params: list[Any], query: Any) -> list[Sequence[Any]]:
-    """Rows of ``query.page``; ``per_page`` None means everything, 0 means no rows."""
-    if query.per_page is None:
-        return conn.execute(sql, params).fetchall()
-    if query.per_page == 0:
-        return []
-    return conn.execute(f"{sql} LIMIT ? OFFSET ?", (*params, query.per_page, query.page * query.per_page)).fetchall()
-
-
-def _count_and_page(conn: Any, where: str, params: list[Any], query: Any) -> tuple[int, list[Message]]:
+def _message_page(
+    conn: Any, where: str, params: list[Any], query: ListMessagesInput | ListMessagesByResourceInput
+) -> tuple[int, list[Message]]:
     """Messages have no updatedAt, so every message ordering is by createdAt (then id)."""
     direction = DIRECTIONS[query.order_by.direction]
-    total = conn.execute(f"SELECT COUNT(*) FROM messages{where}", params).fetchone()[0]
-    sql = f"SELECT {MESSAGE_COLUMNS} FROM messages{where} ORDER BY created_at {direction}, id {direction}"
-    return total, [_message_from_row(row) for row in _fetch_page(conn, sql, params, query)]
+    order = f"created_at {direction}, id {direction}"
+    total, rows = count_and_page(
+        conn, "messages", MESSAGE_COLUMNS, where, params, order_by=order, page=query.page, per_page=query.per_page
+    )
+    return total, [_message_from_row(row) for row in rows]
 
 
 def _dedupe_and_sort(messages: Iterable[Message], *, descending: bool) -> list[Message]:
@@ -1023,7 +1016,7 @@ def _select_clone_sources(conn: Any, request: CloneThreadInput) -> list[Message]
             params.append(format_ts(message_filter.end_date))
         if message_filter.message_ids:
             clauses.append("id IN (SELECT value FROM json_each(?))")
-            params.append(_id_list(message_filter.message_ids))
+            params.append(id_list(message_filter.message_ids))
     sql = f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(clauses)} ORDER BY created_at DESC, id DESC"
     limit = options.message_limit if options else None
     if limit:

@@ -1,12 +1,16 @@
-"""Query helpers shared by the libSQL adapters of the workflows, scores and observability
-domains. Their tables live in the memory store's file and use its connection, lock,
-transactions and per-domain migrations (``LibSQLStore.connection/transaction/migrate``).
+"""Query helpers shared by the libSQL adapters: the memory store, the workflows, scores and
+observability domains and the vector store. Their tables live in the memory store's file and
+use its connection, lock, transactions and per-domain migrations
+(``LibSQLStore.connection/snapshot/transaction/migrate``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+from memkit.storage.common import window
 
 
 class Filters:
@@ -32,15 +36,30 @@ class Filters:
         return f" WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
 
 
+def id_list(ids: Iterable[str]) -> str:
+    """A JSON array for ``IN (SELECT value FROM json_each(?))``: one parameter, any length."""
+    return json.dumps(list(ids))
+
+
 def count_and_page(
-    conn: Any, table: str, columns: str, filters: Filters, order_by: str, offset: int, limit: int | None
+    conn: Any,
+    table: str,
+    columns: str,
+    where: str,
+    params: Sequence[Any],
+    *,
+    order_by: str,
+    page: int,
+    per_page: int | None,
 ) -> tuple[int, list[Sequence[Any]]]:
-    """``(total, rows)`` of one page: ``limit`` None means every row from ``offset``."""
-    where = filters.where()
-    total = conn.execute(f"SELECT COUNT(*) FROM {table}{where}", filters.params).fetchone()[0]
+    """``(total, rows)``: how many rows match ``where`` and the ``columns`` of page ``page``.
+    ``per_page`` None means every row, 0 means no rows (only the total). Call it inside
+    ``LibSQLStore.snapshot()``: two statements, and another process may write in between."""
+    total = conn.execute(f"SELECT COUNT(*) FROM {table}{where}", params).fetchone()[0]
+    offset, limit = window(page, per_page)
     sql = f"SELECT {columns} FROM {table}{where} ORDER BY {order_by}"
     if limit is None:
-        return total, conn.execute(sql, filters.params).fetchall()
+        return total, conn.execute(sql, params).fetchall()
     if limit == 0:
         return total, []
-    return total, conn.execute(f"{sql} LIMIT ? OFFSET ?", (*filters.params, limit, offset)).fetchall()
+    return total, conn.execute(f"{sql} LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()

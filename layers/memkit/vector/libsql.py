@@ -39,13 +39,13 @@ one agent turn (two messages) costs a few milliseconds.
 
 from __future__ import annotations
 
-import json
 import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from memkit.errors import ConfigurationError
 from memkit.storage.libsql import LibSQLStore, Migration
+from memkit.storage.libsql_support import id_list
 from memkit.vector.base import VectorHit, VectorRecord, VectorStore
 
 VECTOR_DOMAIN = "vectors"
@@ -177,12 +177,12 @@ class LibSQLVector(VectorStore):
     def delete_messages(self, resource_id: str, message_ids: Sequence[str]) -> None:
         if message_ids:
             with self.store.transaction() as conn:
-                conn.execute(DELETE_MESSAGES_SQL, (resource_id, json.dumps(list(message_ids))))
+                conn.execute(DELETE_MESSAGES_SQL, (resource_id, id_list(message_ids)))
 
     def delete_threads(self, resource_id: str, thread_ids: Sequence[str]) -> None:
         if thread_ids:
             with self.store.transaction() as conn:
-                conn.execute(DELETE_THREADS_SQL, (resource_id, json.dumps(list(thread_ids))))
+                conn.execute(DELETE_THREADS_SQL, (resource_id, id_list(thread_ids)))
 
     def delete_resource(self, resource_id: str) -> None:
         with self.store.transaction() as conn:

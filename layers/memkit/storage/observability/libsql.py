@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from memkit.models import format_ts, page_meta
-from memkit.storage.common import dumps, window
+from memkit.storage.common import dumps
 from memkit.storage.libsql import LibSQLStore, Migration
-from memkit.storage.libsql_support import Filters, count_and_page
+from memkit.storage.libsql_support import Filters, count_and_page, id_list
 from memkit.storage.observability.base import (
     ObservabilityStorage,
     Span,
@@ -121,12 +121,14 @@ class LibSQLObservabilityStorage(ObservabilityStorage):
             .add("name = ?", query.name)
             .add("status = ?", query.status)
         )
-        offset, limit = window(query.page, query.per_page)
-        with self._store.connection() as conn:
-            total, rows = count_and_page(conn, "spans", "data", filters, NEWEST_FIRST, offset, limit)
+        with self._store.snapshot() as conn:
+            total, rows = count_and_page(
+                conn, "spans", "data", filters.where(), filters.params,
+                order_by=NEWEST_FIRST, page=query.page, per_page=query.per_page,
+            )
         traces = [_span_from_data(row[0]) for row in rows]
         return TracePage(traces=traces, **page_meta(total, query.page, query.per_page, len(traces)))
 
     def _delete_traces(self, trace_ids: Sequence[str]) -> None:
         with self._store.transaction() as conn:
-            conn.execute(DELETE_TRACES_SQL, (json.dumps(list(trace_ids)),))
+            conn.execute(DELETE_TRACES_SQL, (id_list(trace_ids),))

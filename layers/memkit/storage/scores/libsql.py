@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 
 from memkit.models import format_ts, page_meta
-from memkit.storage.common import dumps, window
+from memkit.storage.common import dumps
 from memkit.storage.libsql import LibSQLStore, Migration
 from memkit.storage.libsql_support import Filters, count_and_page
 from memkit.storage.scores.base import Score, ScorePage, ScoresQuery, ScoresStorage
@@ -109,8 +109,10 @@ class LibSQLScoresStorage(ScoresStorage):
             filters.add(f"{column} = ?", value)
         filters.add("entity_id = ?", query.entity_id).add("entity_type = ?", query.entity_type)
         filters.add("source = ?", query.source)
-        offset, limit = window(query.page, query.per_page)
-        with self._store.connection() as conn:
-            total, rows = count_and_page(conn, "scores", "data", filters, NEWEST_FIRST, offset, limit)
+        with self._store.snapshot() as conn:
+            total, rows = count_and_page(
+                conn, "scores", "data", filters.where(), filters.params,
+                order_by=NEWEST_FIRST, page=query.page, per_page=query.per_page,
+            )
         scores = [Score.model_validate(json.loads(row[0])) for row in rows]
         return ScorePage(scores=scores, **page_meta(total, query.page, query.per_page, len(scores)))

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memkit.models import format_ts, page_meta
-from memkit.storage.common import dumps, window
+from memkit.storage.common import dumps
 from memkit.storage.libsql import LibSQLStore, Migration
 from memkit.storage.libsql_support import Filters, count_and_page
 from memkit.storage.workflows.base import (
@@ -130,9 +130,11 @@ class LibSQLWorkflowsStorage(WorkflowsStorage):
             .add("created_at >= ?", query.from_date)
             .add("created_at <= ?", query.to_date)
         )
-        offset, limit = window(query.page, query.per_page)
-        with self._store.connection() as conn:
-            total, rows = count_and_page(conn, "workflow_runs", RUN_COLUMNS, filters, NEWEST_FIRST, offset, limit)
+        with self._store.snapshot() as conn:
+            total, rows = count_and_page(
+                conn, "workflow_runs", RUN_COLUMNS, filters.where(), filters.params,
+                order_by=NEWEST_FIRST, page=query.page, per_page=query.per_page,
+            )
         runs = [_run_from_row(row) for row in rows]
         return WorkflowRunPage(runs=runs, **page_meta(total, query.page, query.per_page, len(runs)))
 
