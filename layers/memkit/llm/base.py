@@ -1,7 +1,8 @@
 """The language-model port (title generation today, summaries later).
 
 Providers raise ``RetryableError`` for throttling/5xx/timeouts (the job is retried through
-queue visibility) and ``PermanentJobError`` for bad requests and auth failures (dead-lettered).
+queue visibility), and ``PermanentJobError`` or ``ConfigurationError`` for bad requests and
+auth failures (both dead-lettered: the job runner treats a configuration error as permanent).
 """
 
 from __future__ import annotations
