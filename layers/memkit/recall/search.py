@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from memkit.errors import PermanentJobError, RetryableError, ValidationError
+from memkit.errors import RetryableError, ValidationError
 from memkit.models import Message, format_ts, validate_id
 from memkit.recall.semantic import fetch_windows, thread_titles
 
@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# A search query is a question, not a document; embedding models refuse far longer inputs
+# (Titan v2: 50,000 characters), and that refusal is the caller's input, not an outage.
+MAX_QUERY_CHARS = 10_000
 
 
 def search_memory(
@@ -51,6 +54,11 @@ def search_memory(
 ) -> dict[str, Any]:
     if not isinstance(search_query, str) or not search_query.strip():
         raise ValidationError("searchQuery is required", field="searchQuery")
+    if len(search_query) > MAX_QUERY_CHARS:
+        raise ValidationError(
+            f"searchQuery is {len(search_query)} characters; at most {MAX_QUERY_CHARS} are searched",
+            field="searchQuery",
+        )
     validate_id(resource_id, "resourceId")
     if thread_id is not None:
         validate_id(thread_id, "threadId")
@@ -84,8 +92,9 @@ def search_memory(
             thread_id=thread_id if scope == "thread" else None,
             threshold=recall.threshold,
         )
-    except (RetryableError, PermanentJobError) as exc:
-        # 503: the client retries 5xx, and an outage is where a retry helps.
+    except RetryableError as exc:
+        # 503: the client retries 5xx, and an outage is where a retry helps. A permanent
+        # failure (a misconfigured model or index) stays a 500: retrying cannot help.
         raise RetryableError(f"memory search is unavailable: {exc}") from exc
     if not hits:
         return empty
@@ -96,7 +105,7 @@ def search_memory(
     by_thread: dict[str, list[Message]] = {}
     for message in found:  # already in createdAt order
         by_thread.setdefault(message.thread_id, []).append(message)
-    titles = thread_titles(memory.storage, resource_id, {hit.thread_id for hit in hits})
+    titles = thread_titles(memory.storage, resource_id, {hit.thread_id for hit in hits}, known=thread)
 
     results = []
     for hit in hits:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from memkit.agents import MessageRange
 from memkit.errors import PermanentJobError, RetryableError
-from memkit.models import ListMessagesInput, ListThreadsInput, Message
+from memkit.models import ListMessagesInput, ListThreadsInput, Message, Thread
 from memkit.storage.base import MemoryStorage
 
 if TYPE_CHECKING:
@@ -129,13 +129,19 @@ def fetch_windows(
     return page.messages
 
 
-def thread_titles(storage: MemoryStorage, resource_id: str, thread_ids: Iterable[str]) -> dict[str, str | None]:
-    """Titles of the resource's threads among ``thread_ids``, in a bounded number of reads."""
+def thread_titles(
+    storage: MemoryStorage, resource_id: str, thread_ids: Iterable[str], *, known: Thread | None = None
+) -> dict[str, str | None]:
+    """Titles of the resource's threads among ``thread_ids``, in a bounded number of reads.
+    ``known``: a thread the caller has already read, which is not read again."""
     wanted = sorted(set(thread_ids))
     if not wanted:
         return {}
     if len(wanted) <= TITLE_LOOKUPS_MAX:
-        threads = [storage.get_thread(thread_id) for thread_id in wanted]
+        threads = [
+            known if known is not None and known.id == thread_id else storage.get_thread(thread_id)
+            for thread_id in wanted
+        ]
     else:
         threads = storage.list_threads(ListThreadsInput.build(resource_id=resource_id, per_page=False)).threads
     return {t.id: t.title for t in threads if t is not None and t.id in wanted and t.resource_id == resource_id}
