@@ -378,6 +378,37 @@ def test_deleting_a_thread_costs_at_most_n_over_25_writes_plus_key_queries(store
     assert store.list_messages(ListMessagesInput.build(thread_id=thread.id, per_page=False)).messages == []
 
 
+def test_deleting_a_resource_deletes_each_thread_from_its_listing_without_rereading_it(store):
+    # Given a resource with three threads of 3, 60 and 0 messages (60: two sweep transactions)
+    resource_id = unique("res")
+    store.update_resource(resource_id, working_memory="# User")
+    threads = [new_thread(store, resource_id, created_ms=index) for index in range(3)]
+    messages = {thread.id: messages_for(thread, count) for thread, count in zip(threads, [3, 60, 0])}
+    for thread_messages in messages.values():
+        save_all(store, thread_messages)
+
+    # When the resource is deleted
+    deleted, counter = counted(store, lambda: store.delete_resource(resource_id))
+
+    # Then the GSI1 listing supplies the thread items: no GetItem per thread, and one DeleteItem
+    # each instead of a transaction with a counter that is deleted at the end anyway. Each thread
+    # goes before its sweep (key Query, then delete transactions of 100 keys; none when empty).
+    assert counter.count("GetItem") == 0
+    assert counter.operations() == [
+        "Query",
+        *["DeleteItem", "Query", "TransactWriteItems"],
+        *["DeleteItem", "Query", "TransactWriteItems", "TransactWriteItems"],
+        *["DeleteItem", "Query"],
+        "TransactWriteItems",
+    ]
+    # And everything of the resource is gone, threads listed oldest first
+    assert deleted == ids(threads)
+    assert store.get_resource(resource_id) is None
+    assert [store.get_thread(thread.id) for thread in threads] == [None, None, None]
+    assert store.list_messages_by_id([m.id for thread_messages in messages.values() for m in thread_messages]) == []
+    assert store.list_threads(ListThreadsInput.build(resource_id=resource_id, per_page=1)).total == 0
+
+
 def test_resource_updates_are_one_update_item_each(store):
     resource_id = unique("res")
 

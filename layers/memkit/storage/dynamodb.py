@@ -38,6 +38,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -454,16 +455,24 @@ def domain_error(error: PynamoDBException, table_name: str) -> MemkitError | Non
     return None
 
 
+@contextmanager
+def translated_errors(table_name: str) -> Iterator[None]:
+    """pynamodb failures as memkit domain errors (ConflictError, RetryableError, ...); an
+    unknown failure propagates as it is."""
+    try:
+        yield
+    except PynamoDBException as error:
+        mapped = domain_error(error, table_name)
+        if mapped is None:
+            raise
+        raise mapped from error
+
+
 def _translating_errors(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def wrapper(self: DynamoDBStore, *args: Any, **kwargs: Any) -> T:
-        try:
+        with translated_errors(self.table_name):
             return method(self, *args, **kwargs)
-        except PynamoDBException as error:
-            mapped = domain_error(error, self.table_name)
-            if mapped is None:
-                raise
-            raise mapped from error
 
     return wrapper
 
@@ -746,17 +755,10 @@ class DynamoDBStore(MemoryStorage):
         max_workers: int = 8,
     ):
         self.table_name = table_name
-        # botocore reads AWS_DEFAULT_REGION but not AWS_REGION (the variable Lambda sets).
-        region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        endpoint_hint = (
-            endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-        )
-        self._models = table_models(table_name, region, endpoint_url, endpoint_hint)
+        self._models = open_table(table_name, create_table=create_table, region=region, endpoint_url=endpoint_url)
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        if create_table:
-            ensure_table(self._models, table_name)
 
     # ------------------------------------------------------------ plumbing
 
@@ -1144,29 +1146,42 @@ class DynamoDBStore(MemoryStorage):
     @_translating_errors
     def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
         validate_id(thread_id, "threadId")
-        models = self._models
         current = self._get_thread_item(thread_id)
         if current is not None:
             self._check_owner(thread_id, current.resource_id, resource_id)
-            # The thread goes first, in one transaction with its counter: from then on no save
-            # can add messages to it (saves require the thread), so the sweep below is complete.
-            try:
-                self._transact(
-                    lambda transaction: (
-                        transaction.delete(
-                            models.thread(thread_pk(thread_id), THREAD_SK), condition=models.thread.pk.exists()
-                        ),
-                        transaction.update(
-                            models.thread_counter(resource_pk(current.resource_id), THREAD_COUNTER_SK),
-                            actions=self._counter_actions(current.resource_id, -1),
-                        ),
-                    )
-                )
-            except TransactWriteError as error:
-                # Deleted concurrently: the other delete owns the counter; still sweep below.
-                if not is_condition_failure(error):
-                    raise
+            self._delete_thread_item(current)
         # Always sweep, so a delete interrupted after the thread item went is finished by a retry.
+        self._sweep_thread_messages(thread_id)
+
+    def _delete_thread_item(self, item: Any, *, count: bool = True) -> None:
+        """Delete a thread item already read, before its messages are swept: from then on no
+        save can add messages to it (saves require the thread), so the sweep is complete.
+
+        ``count`` decrements the resource's thread counter in the same transaction. A resource
+        delete passes False: it deletes the counter itself, so one DeleteItem is enough."""
+        models = self._models
+        thread = models.thread(item.pk, THREAD_SK)
+        if not count:
+            thread.delete()
+            return
+        try:
+            self._transact(
+                lambda transaction: (
+                    transaction.delete(thread, condition=models.thread.pk.exists()),
+                    transaction.update(
+                        models.thread_counter(resource_pk(item.resource_id), THREAD_COUNTER_SK),
+                        actions=self._counter_actions(item.resource_id, -1),
+                    ),
+                )
+            )
+        except TransactWriteError as error:
+            # Deleted concurrently: the other delete owns the counter; the sweep still runs.
+            if not is_condition_failure(error):
+                raise
+
+    def _sweep_thread_messages(self, thread_id: str) -> None:
+        """Delete every message left in the thread's partition, and their id pointers."""
+        models = self._models
         keys = [
             (item.pk, item.sk)
             for item in models.item.query(
@@ -1876,16 +1891,18 @@ class DynamoDBStore(MemoryStorage):
     def delete_resource(self, resource_id: str) -> list[str]:
         validate_id(resource_id, "resourceId")
         models = self._models
-        thread_ids = [
-            item.pk[len("THREAD#") :]
-            for item in models.thread.gsi1.query(
+        # GSI1 projects whole items: the listing is the thread items themselves, read once.
+        thread_items = list(
+            models.thread.gsi1.query(
                 resource_threads_partition(resource_id), models.item.gsi1_sk.startswith(CREATED_ORDER_PREFIX)
             )
-        ]
-        # One after another: each delete already runs its batch writes in the pool, and pool
-        # tasks waiting on pool tasks could starve it.
-        for thread_id in thread_ids:
-            self.delete_thread(thread_id)
+        )
+        thread_ids = [item.pk[len("THREAD#") :] for item in thread_items]
+        # One after another: each sweep already runs its delete transactions in the pool, and
+        # pool tasks waiting on pool tasks could starve it.
+        for item, thread_id in zip(thread_items, thread_ids):
+            self._delete_thread_item(item, count=False)
+            self._sweep_thread_messages(thread_id)
         self._batch_delete([(resource_pk(resource_id), RESOURCE_SK), (resource_pk(resource_id), THREAD_COUNTER_SK)])
         return thread_ids
 
@@ -2024,6 +2041,21 @@ def _select_clone_messages(messages: list[Message], request: CloneThreadInput) -
     return selected
 
 
+def open_table(
+    table_name: str, *, create_table: bool = False, region: str | None = None, endpoint_url: str | None = None
+) -> TableModels:
+    """The table's pynamodb models, resolved the same way for every store on the table (the
+    memory store and the domain adapters), so they share the cached models and their client."""
+    # botocore reads AWS_DEFAULT_REGION but not AWS_REGION (the variable Lambda sets).
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    endpoint_hint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
+    models = table_models(table_name, region, endpoint_url, endpoint_hint)
+    if create_table:
+        with translated_errors(table_name):
+            ensure_table(models, table_name)
+    return models
+
+
 # ====================================================================== table creation
 
 _ensured_tables: set[tuple[int, str]] = set()
@@ -2074,8 +2106,10 @@ __all__ = [
     "DynamoDBStore",
     "RequestCounter",
     "TableModels",
+    "open_table",
     "table_definition",
     "table_models",
+    "translated_errors",
     "TTL_ATTRIBUTE",
     "MAX_ITEM_BYTES",
 ]

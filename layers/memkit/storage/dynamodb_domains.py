@@ -15,45 +15,35 @@ eventually consistent, as every GSI read is.
 from __future__ import annotations
 
 import functools
-import os
 import types
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from itertools import islice
-from typing import Any, NoReturn
+from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.condition import Condition
 
 from memkit.errors import RetryableError
 
-# The memory adapter keeps its error mapping and table creation private; they are reused here
-# rather than copied so AWS error codes stay mapped in one place.
-from memkit.storage.dynamodb import (
-    TableModels,
-    domain_error,
-    ensure_table,
-    is_condition_failure,
-    table_models,
-)
+# Table resolution and the AWS error mapping are the memory adapter's, reused (and offered to
+# the domain adapters from here) rather than copied, so each exists in one place.
+from memkit.storage.dynamodb import TableModels, is_condition_failure, open_table, translated_errors
+
+__all__ = [
+    "FILTERED_PAGE_SIZE",
+    "and_all",
+    "batch_write",
+    "entity_class",
+    "key_range",
+    "open_table",
+    "page_across",
+    "timestamp_range",
+    "translated_errors",
+    "write_if",
+]
 
 # Items a filtered listing reads per Query request (before filtering).
 FILTERED_PAGE_SIZE = 500
-
-
-def open_table(
-    table_name: str, *, create_table: bool = False, region: str | None = None, endpoint_url: str | None = None
-) -> TableModels:
-    """The table's pynamodb models, resolved as ``DynamoDBStore`` resolves them (so a domain
-    adapter and the memory store on one table share the cached models and their client)."""
-    # botocore reads AWS_DEFAULT_REGION but not AWS_REGION (the variable Lambda sets).
-    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-    endpoint_hint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-    models = table_models(table_name, region, endpoint_url, endpoint_hint)
-    if create_table:
-        with translated_errors(table_name):
-            ensure_table(models, table_name)
-    return models
 
 
 def entity_class(models: TableModels, name: str, attributes: dict[str, Any]) -> type:
@@ -64,31 +54,16 @@ def entity_class(models: TableModels, name: str, attributes: dict[str, Any]) -> 
     return types.new_class(class_name, (models.item,), {"discriminator": name}, lambda body: body.update(attributes))
 
 
-@contextmanager
-def translated_errors(table_name: str) -> Iterator[None]:
-    """pynamodb failures as memkit domain errors (ConflictError, RetryableError, ...)."""
-    try:
-        yield
-    except PynamoDBException as error:
-        _raise_translated(error, table_name)
-
-
 def write_if(write: Callable[[], Any], table_name: str) -> bool:
     """Run a conditional write; False (not an error) when its condition did not hold."""
-    try:
-        write()
-    except PynamoDBException as error:
-        if is_condition_failure(error):
-            return False
-        _raise_translated(error, table_name)
+    with translated_errors(table_name):
+        try:
+            write()
+        except PynamoDBException as error:
+            if is_condition_failure(error):
+                return False
+            raise
     return True
-
-
-def _raise_translated(error: PynamoDBException, table_name: str) -> NoReturn:
-    mapped = domain_error(error, table_name)
-    if mapped is None:
-        raise error
-    raise mapped from error
 
 
 def batch_write(model: Any, table_name: str, *, puts: Sequence[Any] = (), deletes: Sequence[Any] = ()) -> None:
@@ -96,18 +71,19 @@ def batch_write(model: Any, table_name: str, *, puts: Sequence[Any] = (), delete
     request is all or nothing, the whole call is not. Items are built by the caller first, so
     a bad one fails before anything is sent."""
     batch = model.batch_write()
-    try:
-        for item in puts:
-            batch.save(item)
-        for item in deletes:
-            batch.delete(item)
-        batch.commit()
-    except PynamoDBException as error:
-        if batch.failed_operations:
-            raise RetryableError(
-                f"DynamoDB left {len(batch.failed_operations)} writes unprocessed (throttled), retry later"
-            ) from error
-        _raise_translated(error, table_name)
+    with translated_errors(table_name):
+        try:
+            for item in puts:
+                batch.save(item)
+            for item in deletes:
+                batch.delete(item)
+            batch.commit()
+        except PynamoDBException as error:
+            if batch.failed_operations:
+                raise RetryableError(
+                    f"DynamoDB left {len(batch.failed_operations)} writes unprocessed (throttled), retry later"
+                ) from error
+            raise
 
 
 def page_across(
