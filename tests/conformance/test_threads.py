@@ -512,6 +512,17 @@ def test_claim_thread_task_succeeds_once_even_after_thread_updates(memory_store)
     assert (first, second) == (True, False)
 
 
+@pytest.mark.parametrize("task", ["bad-name", "title.x", "", "1st"])
+def test_a_task_name_that_is_not_an_identifier_is_refused_and_claims_nothing(memory_store, task):
+    thread = create_thread(memory_store)
+
+    with pytest.raises(ValidationError, match="task name"):
+        memory_store.claim_thread_task(thread.id, task)
+    with pytest.raises(ValidationError, match="task name"):
+        memory_store.release_thread_task(thread.id, task)
+    assert memory_store.claim_thread_task(thread.id, "title") is True
+
+
 def test_claims_of_different_tasks_are_independent(memory_store):
     thread = create_thread(memory_store)
 

@@ -10,10 +10,12 @@ docstrings below, so an adapter author does not have to re-derive them.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, Mapping, NamedTuple, Sequence
 
+from memkit.errors import ValidationError
 from memkit.models import (
     CloneThreadInput,
     CloneThreadResult,
@@ -33,6 +35,14 @@ UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET", "__bool__": la
 
 # Titles that title generation may replace (a thread "without a title").
 DEFAULT_TITLES = frozenset({"", "New Thread", "New thread", "Untitled"})
+# Task names end up in SQL JSON paths and DynamoDB set values: identifiers only.
+_TASK_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def validate_task_name(task: str) -> None:
+    """For ``claim_thread_task`` / ``release_thread_task`` implementations."""
+    if not isinstance(task, str) or not _TASK_NAME.match(task):
+        raise ValidationError(f"task name {task!r} must match {_TASK_NAME.pattern}", field="task")
 
 
 class MessageLocation(NamedTuple):

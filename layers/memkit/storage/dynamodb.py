@@ -102,7 +102,15 @@ from memkit.models import (
     validate_id,
     validate_metadata_keys,
 )
-from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt, ThreadWindow
+from memkit.storage.base import (
+    DEFAULT_TITLES,
+    UNSET,
+    MemoryStorage,
+    MessageLocation,
+    SaveReceipt,
+    ThreadWindow,
+    validate_task_name,
+)
 from memkit.storage.common import dumps
 
 T = TypeVar("T")
@@ -127,7 +135,6 @@ CREATED_ORDER_PREFIX = "C#"
 UPDATED_ORDER_PREFIX = "U#"
 RESOURCE_MESSAGE_PREFIX = "M#"
 METADATA_ATTRIBUTE_PREFIX = "m_"
-_TASK_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 def thread_pk(thread_id: str) -> str:
@@ -1114,8 +1121,7 @@ class DynamoDBStore(MemoryStorage):
 
     @_translating_errors
     def claim_thread_task(self, thread_id: str, task: str) -> bool:
-        if not _TASK_NAME.match(task):
-            raise ValidationError(f"task name {task!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$", field="task")
+        validate_task_name(task)
         thread_model = self._models.thread
         try:
             thread_model(thread_pk(validate_id(thread_id, "threadId")), THREAD_SK).update(
@@ -1130,8 +1136,7 @@ class DynamoDBStore(MemoryStorage):
 
     @_translating_errors
     def release_thread_task(self, thread_id: str, task: str) -> None:
-        if not _TASK_NAME.match(task):
-            raise ValidationError(f"task name {task!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$", field="task")
+        validate_task_name(task)
         thread_model = self._models.thread
         try:
             thread_model(thread_pk(validate_id(thread_id, "threadId")), THREAD_SK).update(

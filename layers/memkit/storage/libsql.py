@@ -88,7 +88,7 @@ from memkit.models import (
     validate_id,
     validate_metadata_keys,
 )
-from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt
+from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt, validate_task_name
 from memkit.storage.common import dumps as _dumps
 from memkit.storage.libsql_support import count_and_page, id_list
 
@@ -247,7 +247,6 @@ DELETE_RESOURCE_SQL = "DELETE FROM resources WHERE id = ?"
 # Whitelists: ORDER BY columns and directions cannot be bound as parameters.
 THREAD_ORDER_COLUMNS = {"createdAt": "created_at", "updatedAt": "updated_at"}
 DIRECTIONS = {"ASC": "ASC", "DESC": "DESC"}
-_TASK_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 # ---------------------------------------------------------------- small helpers
@@ -643,16 +642,14 @@ class LibSQLStore(MemoryStorage):
             return conn.execute(SET_TITLE_IF_UNTITLED_SQL, params).rowcount > 0
 
     def claim_thread_task(self, thread_id: str, task: str) -> bool:
-        if not _TASK_NAME.match(task):
-            raise ValidationError(f"task name {task!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$", field="task")
+        validate_task_name(task)
         path = f"$.{task}"
         with self.transaction() as conn:
             cursor = conn.execute(CLAIM_THREAD_TASK_SQL, (path, format_ts(utc_now()), thread_id, path))
             return cursor.rowcount > 0
 
     def release_thread_task(self, thread_id: str, task: str) -> None:
-        if not _TASK_NAME.match(task):
-            raise ValidationError(f"task name {task!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$", field="task")
+        validate_task_name(task)
         with self.transaction() as conn:
             conn.execute(RELEASE_THREAD_TASK_SQL, (f"$.{task}", thread_id))
 
