@@ -49,6 +49,15 @@ class LocalServices:
         return self.dynamodb.url
 
     @cached_property
+    def moto(self) -> stack.Service:
+        return self._keep(stack.start_moto())
+
+    @property
+    def aws_endpoint(self) -> str:
+        """moto's server: every AWS service but DynamoDB (Secrets Manager for the cold start)."""
+        return self.moto.url
+
+    @cached_property
     def redis(self) -> stack.Service:
         return self._keep(stack.start_redis())
 
