@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.local.stack import LOCAL_AWS_ENVIRONMENT
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_HANDLER = REPO_ROOT / "functions" / "api" / "app.py"
 LAYER_SOURCE = REPO_ROOT / "layers"
@@ -164,11 +166,7 @@ def _lambda_env(dynamodb_endpoint: str, *, create_tables: bool) -> dict[str, str
             "MEMKIT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/memkit-bench-jobs",
             "MEMKIT_TITLE_MODEL": "local",
             "AWS_LAMBDA_FUNCTION_NAME": "memkit-api",
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
+            **LOCAL_AWS_ENVIRONMENT,
             "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
             "MEMKIT_STORAGE_URL": TABLE_URL,
             "MEMKIT_AUTH": "api-key",
@@ -268,10 +266,7 @@ def _store_api_key(secrets_endpoint: str) -> None:
     """The API key where template.yaml's default deployment keeps it: in Secrets Manager."""
     import boto3
 
-    client = boto3.client(
-        "secretsmanager", endpoint_url=secrets_endpoint, region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-    )
+    client = boto3.client("secretsmanager", endpoint_url=secrets_endpoint)
     try:
         client.create_secret(Name=SECRET_NAME, SecretString="bench-key")
     except client.exceptions.ResourceExistsException:

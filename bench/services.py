@@ -9,15 +9,6 @@ from functools import cached_property
 
 from infra.local import stack
 
-# Local services take any credentials; botocore must never reach a real account from a bench.
-_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "MEMKIT_CREATE_TABLES": "1",
-}
 
 
 class LocalServices:
@@ -25,9 +16,9 @@ class LocalServices:
         self._services: list[stack.Service] = []
 
     def __enter__(self) -> "LocalServices":
-        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+        for name in stack.AWS_VARIABLES_TO_DROP:
             os.environ.pop(name, None)
-        os.environ.update(_AWS_ENV)
+        os.environ.update({**stack.LOCAL_AWS_ENVIRONMENT, "MEMKIT_CREATE_TABLES": "1"})
         return self
 
     def __exit__(self, *exc: object) -> None:

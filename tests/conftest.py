@@ -17,17 +17,7 @@ import pytest
 
 from infra.local import stack
 
-# Dummy credentials and a region: local services accept anything, and botocore
-# must never fall back to a developer's real profile or to instance metadata.
-TEST_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "MEMKIT_CREATE_TABLES": "1",
-}
-AWS_VARIABLES_TO_DROP = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+TEST_ENVIRONMENT = {**stack.LOCAL_AWS_ENVIRONMENT, "MEMKIT_CREATE_TABLES": "1"}
 
 _environment_patch = pytest.StashKey[pytest.MonkeyPatch]()
 
@@ -39,7 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
     patch = pytest.MonkeyPatch()
     for name, value in TEST_ENVIRONMENT.items():
         patch.setenv(name, value)
-    for name in AWS_VARIABLES_TO_DROP:
+    for name in stack.AWS_VARIABLES_TO_DROP:
         patch.delenv(name, raising=False)
     config.stash[_environment_patch] = patch
 

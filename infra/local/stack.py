@@ -50,6 +50,18 @@ NODE_MINIMUM = (22, 13, 0)
 MASTRA_CLIENT_PACKAGE = "@mastra/client-js@1"
 SAM_REQUIREMENT = "aws-sam-cli>=1.130"
 
+# For any process that talks to these services (tests, benchmarks, their children): dummy
+# credentials and a region, since local services accept anything, and none of the variables
+# through which botocore could reach a developer's real account or instance metadata.
+LOCAL_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+AWS_VARIABLES_TO_DROP = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+
 
 class StackError(RuntimeError):
     """A local service could not be fetched, installed or started."""

@@ -74,9 +74,10 @@ def test_moto_creates_and_serves_an_sqs_queue(sqs_endpoint: str) -> None:
 
 
 def test_the_session_runs_with_dummy_aws_credentials() -> None:
-    assert os.environ["AWS_ACCESS_KEY_ID"] == "test"
+    assert os.environ["AWS_ACCESS_KEY_ID"] == stack.LOCAL_AWS_ENVIRONMENT["AWS_ACCESS_KEY_ID"] == "local"
     assert os.environ["AWS_REGION"] == "us-east-1"
-    assert "AWS_PROFILE" not in os.environ
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        assert name not in os.environ
 
 
 def test_wait_until_names_what_it_waited_for() -> None:
