@@ -241,7 +241,8 @@ class Memory:
             for i, u in enumerate(updates)
         ]
         updated = self.storage.update_messages(parsed)
-        self._after_save(updated, titles=False)
+        reindexed_ids = {update.id for update in parsed if self._changes_indexed_fields(update)}
+        self._after_save([m for m in updated if m.id in reindexed_ids], titles=False)
         return updated
 
     def delete_messages(self, message_ids: Sequence[str]) -> int:
@@ -390,6 +391,21 @@ class Memory:
             from memkit.recall.indexing import request_indexing
 
             request_indexing(self, messages)
+
+    # What the semantic-recall index holds of a message: its vector records carry the thread,
+    # role and createdAt and live in the resource's partition (recall/indexing.py), and the
+    # embedded text comes from content.parts or the legacy content string (recall/chunking.py).
+    # An update that sets none of these (content.metadata, type, other content fields) would
+    # only re-embed the same text.
+    _INDEXED_MESSAGE_FIELDS = frozenset({"thread_id", "resource_id", "role", "created_at"})
+    _INDEXED_CONTENT_FIELDS = frozenset({"parts", "content"})
+
+    @classmethod
+    def _changes_indexed_fields(cls, update: MessageUpdate) -> bool:
+        if not cls._INDEXED_MESSAGE_FIELDS.isdisjoint(update.model_fields_set):
+            return True
+        patch = update.content
+        return patch is not None and not cls._INDEXED_CONTENT_FIELDS.isdisjoint(patch.model_extra or {})
 
     def _request_titles(self, messages: Sequence[Message]) -> None:
         from memkit.jobs.types import GenerateTitleJob

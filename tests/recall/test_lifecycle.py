@@ -5,6 +5,7 @@ from the store itself: the libSQL table, or the Pinecone stand-in's list endpoin
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,69 @@ def test_a_message_that_loses_its_text_loses_its_vectors(
     memory.save_messages([text_message("m1", thread_id, resource_id, "Some words to index", at=1)])
     memory.update_messages([{"id": "m1", "content": {"parts": [{"type": "step-start"}], "content": ""}}])
     assert backend.stored_ids(resource_id) == []
+
+
+def _record_calls(monkeypatch: pytest.MonkeyPatch, target: object, method: str) -> list[tuple[Any, ...]]:
+    """Wrap ``target.method`` so every call is recorded and still does its real work."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(target, method)
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, method, recording)
+    return calls
+
+
+def test_an_update_that_leaves_the_indexed_fields_alone_embeds_nothing(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    memory.save_messages([text_message("m1", thread_id, resource_id, "The boat is moored at pier four", at=1)])
+    embed_calls = _record_calls(monkeypatch, memory.embedder, "embed")
+
+    # When only fields the index does not hold change (content.metadata, type, other content)
+    memory.update_messages([{"id": "m1", "content": {"metadata": {"reviewed": True}}}])
+    memory.update_messages([{"id": "m1", "type": "v3", "content": {"providerMetadata": {"x": 1}}}])
+    # Then the unchanged text is not embedded again
+    assert embed_calls == []
+
+    # When the text changes, it is embedded once
+    memory.update_messages([{"id": "m1", "content": {"parts": [{"type": "text", "text": "The boat moved to pier nine"}]}}])
+    assert embed_calls == [(["The boat moved to pier nine"],)]
+    assert backend.stored_ids(resource_id) == ["m1#0"]
+
+
+def test_an_update_of_the_role_alone_reindexes_the_message(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str
+) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    memory.save_messages([text_message("m1", thread_id, resource_id, "Instructions, not conversation", at=1)])
+    # A system message is not indexed, so turning a user message into one drops its vectors
+    memory.update_messages([{"id": "m1", "role": "system"}])
+    assert backend.stored_ids(resource_id) == []
+
+
+def test_a_sync_save_indexes_the_saved_messages_without_reading_them_back(
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = make_memory()
+    thread_id = _thread(memory, resource_id)
+    reads_by_id = _record_calls(monkeypatch, backend.store, "list_messages_by_id")
+
+    memory.save_messages(
+        [
+            text_message("m1", thread_id, resource_id, LONG_TEXT, at=1),
+            text_message("m2", thread_id, resource_id, "A short answer", role="assistant", at=2),
+        ]
+    )
+    memory.update_messages([{"id": "m2", "content": {"parts": [{"type": "text", "text": "A longer answer"}]}}])
+
+    assert reads_by_id == []
+    assert backend.stored_ids(resource_id) == [f"m1#{n}" for n in range(LONG_CHUNKS)] + ["m2#0"]
 
 
 def test_only_conversation_text_is_indexed(backend: Backend, make_memory: Callable[..., Memory], resource_id: str) -> None:

@@ -7,7 +7,9 @@ Request path (``Memory`` calls these after a successful write):
   (however many messages were saved, up to ``MAX_IDS_PER_JOB``), so the request never waits
   for an embedding model.
   With ``indexing: sync`` (agent config or ``MEMKIT_INDEXING``), or a ``Memory`` without a job
-  queue, it indexes inline instead: the next recall sees the messages (read-after-write).
+  queue, it indexes inline instead: the next recall sees the messages (read-after-write). The
+  inline path embeds the messages the write just returned, so it reads nothing back from
+  storage; only a failed inline run becomes an id-only job for the queue.
 * ``forget_vectors(memory, resource_id, ...)`` enqueues a ``delete_vectors`` job (inline when
   sync or without a queue): one for a resource, or per kind of id (threads, messages).
 
@@ -32,9 +34,10 @@ then dead-letters it) or ``PermanentJobError``/``ConfigurationError`` (dead-lett
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 
 from memkit.jobs.handlers import JobContext, job_handler
 from memkit.jobs.types import DeleteVectorsJob, IndexMessagesJob
@@ -57,6 +60,8 @@ MAX_IDS_PER_JOB = 500
 # bounds the memory a huge import holds and the work a failure throws away.
 EMBED_BATCH = 256
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class IndexReport:
@@ -65,17 +70,18 @@ class IndexReport:
     embed_calls: int
 
 
+NOTHING_INDEXED = IndexReport(messages=0, chunks=0, embed_calls=0)
+
 # ---------------------------------------------------------------- request path
 
 
 def request_indexing(memory: "Memory", messages: Sequence[Message]) -> None:
-    jobs = [
-        IndexMessagesJob(agent_id=memory.agent_id, resource_id=resource_id, message_ids=batch)
-        for resource_id, message_ids in _ids_by_resource(messages).items()
-        for batch in _batches(message_ids)
-    ]
-    for job in jobs:
-        _dispatch(memory, job)
+    for resource_id, resource_messages in _latest_by_resource(messages).items():
+        for batch in _batches(resource_messages):
+            job = IndexMessagesJob(
+                agent_id=memory.agent_id, resource_id=resource_id, message_ids=[m.id for m in batch]
+            )
+            _dispatch(memory, job, partial(_index_in_hand, memory, resource_id, batch))
 
 
 def forget_vectors(
@@ -93,28 +99,26 @@ def forget_vectors(
         selectors += [{"thread_ids": batch} for batch in _batches(thread_ids or [])]
         selectors += [{"message_ids": batch} for batch in _batches(message_ids or [])]
     for selector in selectors:
-        _dispatch(memory, DeleteVectorsJob(agent_id=memory.agent_id, resource_id=resource_id, **selector))
+        job = DeleteVectorsJob(agent_id=memory.agent_id, resource_id=resource_id, **selector)
+        _dispatch(memory, job, partial(_delete_inline, memory, job))
 
 
-def _dispatch(memory: "Memory", job: IndexMessagesJob | DeleteVectorsJob) -> None:
+def _dispatch(memory: "Memory", job: IndexMessagesJob | DeleteVectorsJob, inline_work: Callable[[], object]) -> None:
     if memory.indexing == "sync" or memory.jobs is None:
-        _run_inline(memory, job)
+        _run_inline(memory, job, inline_work)
     else:
         memory.jobs.enqueue(job.to_message())
 
 
-def _batches(ids: list[str]) -> list[list[str]]:
-    return [ids[start : start + MAX_IDS_PER_JOB] for start in range(0, len(ids), MAX_IDS_PER_JOB)]
+def _batches(items: list[T]) -> list[list[T]]:
+    return [items[start : start + MAX_IDS_PER_JOB] for start in range(0, len(items), MAX_IDS_PER_JOB)]
 
 
-def _run_inline(memory: "Memory", job: IndexMessagesJob | DeleteVectorsJob) -> None:
+def _run_inline(memory: "Memory", job: IndexMessagesJob | DeleteVectorsJob, inline_work: Callable[[], object]) -> None:
     """Do the job's work now. If it fails, the write it follows has still succeeded: hand the
     job to the queue for retries when there is one, and log the failure either way."""
     try:
-        if isinstance(job, IndexMessagesJob):
-            index_messages(memory, job.resource_id, job.message_ids)
-        elif memory.vector is not None:
-            delete_vectors(memory.vector, job)
+        inline_work()
     except Exception as exc:
         if memory.jobs is not None:
             logger.warning("inline %s for resource %s failed (%s); queued for retry", job.type, job.resource_id, exc)
@@ -123,11 +127,18 @@ def _run_inline(memory: "Memory", job: IndexMessagesJob | DeleteVectorsJob) -> N
             logger.exception("inline %s for resource %s failed; vectors are out of date", job.type, job.resource_id)
 
 
-def _ids_by_resource(messages: Sequence[Message]) -> dict[str, list[str]]:
-    by_resource: dict[str, dict[str, None]] = {}
+def _delete_inline(memory: "Memory", job: DeleteVectorsJob) -> None:
+    if memory.vector is not None:
+        delete_vectors(memory.vector, job)
+
+
+def _latest_by_resource(messages: Sequence[Message]) -> dict[str, list[Message]]:
+    """Each message once, under the resource it was saved to. A message given twice keeps its
+    first position and its last version: the last write is what storage holds."""
+    by_resource: dict[str, dict[str, Message]] = {}
     for message in messages:
-        by_resource.setdefault(message.resource_id, {})[message.id] = None
-    return {resource_id: list(ids) for resource_id, ids in by_resource.items()}
+        by_resource.setdefault(message.resource_id, {})[message.id] = message
+    return {resource_id: list(latest.values()) for resource_id, latest in by_resource.items()}
 
 
 # ---------------------------------------------------------------- the work
@@ -135,15 +146,31 @@ def _ids_by_resource(messages: Sequence[Message]) -> dict[str, list[str]]:
 
 def index_messages(memory: "Memory", resource_id: str, message_ids: Sequence[str]) -> IndexReport:
     """Embed and upsert the current text of these messages (see module docstring)."""
-    vector, embedder = memory.vector, memory.embedder
-    if vector is None or embedder is None:
-        logger.info("agent %s has no vector store or embedder (any more); skipping indexing", memory.agent_id)
-        return IndexReport(messages=0, chunks=0, embed_calls=0)
+    ports = _indexing_ports(memory)
+    if ports is None:
+        return NOTHING_INDEXED
     found = memory.storage.list_messages_by_id(list(message_ids))
     # A message re-saved under another resource since this job was queued is left to the job
     # that re-save queued, which indexes it in its new resource's partition.
     mine = [m for m in found if m.resource_id == resource_id]
-    return _index_resource(vector, embedder, resource_id, mine)
+    return _index_resource(*ports, resource_id, mine)
+
+
+def _index_in_hand(memory: "Memory", resource_id: str, messages: list[Message]) -> IndexReport:
+    """Index messages a write has just returned: they are what storage holds, so reading them
+    back (as a queued job must) would cost a storage read per save for nothing."""
+    ports = _indexing_ports(memory)
+    if ports is None:
+        return NOTHING_INDEXED
+    return _index_resource(*ports, resource_id, messages)
+
+
+def _indexing_ports(memory: "Memory") -> tuple["VectorStore", "Embedder"] | None:
+    vector, embedder = memory.vector, memory.embedder
+    if vector is None or embedder is None:
+        logger.info("agent %s has no vector store or embedder (any more); skipping indexing", memory.agent_id)
+        return None
+    return vector, embedder
 
 
 def _index_resource(
