@@ -77,7 +77,7 @@ class Runtime:
             return None
         from memkit.vector.factory import create_vector_store
 
-        return create_vector_store(self.settings, self)
+        return create_vector_store(self.settings)
 
     # ------------------------------------------------------------ memories
 

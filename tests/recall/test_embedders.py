@@ -26,6 +26,7 @@ from memkit.embedders.local import LocalEmbedder, stem
 from memkit.embedders.openai import OpenAIEmbedder
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
 from memkit.settings import Settings
+from memkit.vector.base import VectorRecord
 from memkit.vector.factory import create_vector_store
 from memkit.vector.libsql import LibSQLVector
 from memkit.vector.pinecone import PineconeVector, index_url
@@ -212,18 +213,19 @@ def test_the_vector_store_factory_reads_the_setting(tmp_path: Any, pinecone_host
         create_vector_store(Settings(vector_url="qdrant://somewhere"))
 
 
-def test_in_memory_vectors_share_the_runtimes_in_memory_database() -> None:
-    """``:memory:`` is a new database per connection, so the vectors must use the store's own."""
-    from memkit.runtime import Runtime
-
-    runtime = Runtime(Settings(storage_url=":memory:", vector_url=":memory:", embedding_dimension=64))
+def test_in_memory_vectors_need_no_runtime_and_serve_queries() -> None:
+    vector = create_vector_store(Settings(vector_url=":memory:", embedding_dimension=4))
     try:
-        vector = runtime.vector
-        assert isinstance(vector, LibSQLVector) and vector.store is runtime.storage()
+        record = VectorRecord(
+            message_id="m1", chunk=0, thread_id="t1", role="user",
+            created_at="2026-01-01T00:00:00.000Z", values=[1.0, 0.0, 0.0, 0.0],
+        )
+        vector.upsert("r1", [record])
+        [hit] = vector.query("r1", [1.0, 0.0, 0.0, 0.0], 4)
+        assert (hit.message_id, hit.thread_id) == ("m1", "t1")
+        assert vector.query("r2", [1.0, 0.0, 0.0, 0.0], 4) == []
     finally:
-        runtime.close()
-    with pytest.raises(ConfigurationError, match="needs a Runtime"):
-        create_vector_store(Settings(vector_url=":memory:"))
+        vector.close()
 
 
 def test_pinecone_urls_use_https_unless_a_scheme_is_given() -> None:
