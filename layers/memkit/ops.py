@@ -231,19 +231,19 @@ def erase_resource(memory: Memory, principal: Principal, args: ResourceRef) -> d
 
 
 def normalize_message_ids(value: Any) -> list[str]:
-    """``messageIds`` as the client sends it: a string, a list of strings, ``{id}`` or a list of
-    ``{id}``. Returns distinct ids in the order given."""
-    from memkit.ops_args.messages import MessageIdRef
-
+    """Validates ``messageIds`` as the client sends it: a string, a list of strings, ``{id}`` or a
+    list of ``{id}``. Returns distinct ids in the order given. The only check of the field, on
+    every transport (``DeleteMessagesArgs`` accepts anything), so its errors name the bad item."""
+    if value is None:
+        raise ValidationError("messageIds is required", field="messageIds")
     if isinstance(value, list):
         items = [(f"messageIds[{i}]", item) for i, item in enumerate(value)]
     else:
         items = [("messageIds", value)]
     ids: list[str] = []
     for field, item in items:
-        if isinstance(item, (MessageIdRef, dict)):
-            item = item.id if isinstance(item, MessageIdRef) else item.get("id")
-            field = f"{field}.id"
+        if isinstance(item, dict):
+            item, field = item.get("id"), f"{field}.id"
         ids.append(validate_id(item, field))
     return list(dict.fromkeys(ids))
 

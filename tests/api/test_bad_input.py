@@ -152,13 +152,28 @@ def test_out_of_range_created_at_is_400_and_saves_nothing(api: ApiClient, resour
 
 
 @pytest.mark.parametrize(
-    "body", [{}, {"messageIds": 5}, {"messageIds": [""]}, {"messageIds": [{"noid": 1}]}, {"messageIds": [None]}]
+    ("body", "error"),
+    [
+        ({}, "messageIds is required"),
+        ({"messageIds": None}, "messageIds is required"),
+        ({"messageIds": 5}, "messageIds must be a non-empty string"),
+        ({"messageIds": [""]}, "messageIds[0] must be a non-empty string"),
+        ({"messageIds": [None]}, "messageIds[0] must be a non-empty string"),
+        ({"messageIds": {"noid": 1}}, "messageIds.id must be a non-empty string"),
+        ({"messageIds": [{"noid": 1}]}, "messageIds[0].id must be a non-empty string"),
+        ({"messageIds": ["ok", {"id": 7}]}, "messageIds[1].id must be a non-empty string"),
+    ],
 )
-def test_delete_messages_with_bad_ids_is_400_and_deletes_nothing(api: ApiClient, resource_id: str, body: dict[str, Any]) -> None:
+def test_delete_messages_with_bad_ids_is_400_naming_the_item_and_deletes_nothing(
+    api: ApiClient, resource_id: str, body: dict[str, Any], error: str
+) -> None:
     thread_id = new_thread(api, resource_id)
     api.post("/api/memory/save-messages", json={"messages": [message(thread_id, resource_id, "keep")]})
 
-    assert_error(api.post("/api/memory/messages/delete", json=body), 400, "messageIds")
+    response = api.post("/api/memory/messages/delete", json=body)
+
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": error}
     assert len(messages_of(api, thread_id)) == 1
 
 

@@ -59,6 +59,12 @@ def test_request_bodies_come_from_the_operation_models(api: ApiClient) -> None:
     # The path carries threadId, so the body schema does not ask for it.
     assert "threadId" not in wm_body["properties"]
     assert wm_body["required"] == ["workingMemory"]
+    delete = document["paths"]["/api/memory/messages/delete"]["post"]
+    delete_body = resolve(document, delete["requestBody"]["content"]["application/json"]["schema"]["$ref"])
+    # The model gives messageIds a None default only to word the missing-value error itself.
+    assert delete_body["required"] == ["messageIds"]
+    assert "default" not in delete_body["properties"]["messageIds"]
+    assert len(delete_body["properties"]["messageIds"]["anyOf"]) == 3  # an id, a list, {id}
     thread = resolve(document, "#/components/schemas/Thread")
     assert {"id", "resourceId", "createdAt", "updatedAt"} <= set(thread["required"])
 

@@ -76,6 +76,8 @@ def test_every_operation_round_trips(call: Callable[..., dict[str, Any]]) -> Non
         ({"op": "getThread", "args": {}}, 400, "threadId"),
         ({"op": "listThreads", "args": {"resourceId": "r", "page": "1"}}, 400, "page"),
         ({"op": "saveMessages", "args": {"messages": [{"id": "m1"}]}}, 400, "messages[0]"),
+        ({"op": "deleteMessages", "args": {}}, 400, "messageIds is required"),
+        ({"op": "deleteMessages", "args": {"messageIds": [{"noid": 1}]}}, 400, "messageIds[0].id must be a non-empty string"),
         ({"op": "getThread", "args": {"threadId": "missing-thread"}}, 404, "Thread not found"),
         ({"op": "getResource", "args": {"resourceId": "missing-resource"}}, 404, "missing-resource"),
         ({"op": "getThread", "agentId": "nobody", "args": {"threadId": "t"}}, 404, "nobody"),

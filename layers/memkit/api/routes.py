@@ -196,8 +196,6 @@ def save_messages(call: Call) -> Any:
 
 
 def delete_messages(call: Call) -> Any:
-    if "messageIds" not in call.body:
-        raise ValidationError("messageIds is required", field="messageIds")
     return run_op("deleteMessages", call, call.body)
 
 

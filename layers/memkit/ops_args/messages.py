@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import StrictInt, WithJsonSchema
+from pydantic import ConfigDict, StrictInt, WithJsonSchema
 
 from memkit.ops_args.base import Args, PerPage
 
@@ -32,12 +32,36 @@ class UpdateMessagesArgs(Args):
     messages: list[dict[str, Any]]
 
 
-class MessageIdRef(Args):
-    id: str
+_MESSAGE_ID = {"type": "string", "minLength": 1}
+_MESSAGE_ID_REF = {"type": "object", "properties": {"id": _MESSAGE_ID}, "required": ["id"]}
+
+
+def _message_ids_schema_required(schema: dict[str, Any]) -> None:
+    # The None default below exists only so that normalize_message_ids can answer a missing
+    # value; to clients the field is required and has no default.
+    schema["required"] = ["messageIds"]
+    schema["properties"]["messageIds"].pop("default", None)
 
 
 class DeleteMessagesArgs(Args):
-    message_ids: str | list[str | MessageIdRef] | MessageIdRef
+    model_config = ConfigDict(json_schema_extra=_message_ids_schema_required)
+
+    # Any, because memkit.ops.normalize_message_ids is the one validator: it names the bad item
+    # ("messageIds[0].id must be a non-empty string"), where a pydantic union would report the
+    # first alternative that failed ("messageIds.str: Input should be a valid string").
+    message_ids: Annotated[
+        Any,
+        WithJsonSchema(
+            {
+                "description": "The messages to delete: an id, a list of ids, {id}, or a list of {id}.",
+                "anyOf": [
+                    _MESSAGE_ID,
+                    {"type": "array", "items": {"anyOf": [_MESSAGE_ID, _MESSAGE_ID_REF]}},
+                    _MESSAGE_ID_REF,
+                ],
+            }
+        ),
+    ] = None
 
 
 class SearchMemoryArgs(Args):
