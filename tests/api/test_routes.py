@@ -12,6 +12,7 @@ import pytest
 from memkit.api import observability
 from memkit.errors import ConflictError, RetryableError
 from memkit.memory import Memory
+from memkit.runtime import Runtime
 from tests.api.support import ApiClient, message, uid
 
 
@@ -42,7 +43,13 @@ def listed_ids(response: Any) -> list[str]:
 # ---------------------------------------------------------------- memkit additions
 
 
-def test_health_answers_without_touching_the_store(api: ApiClient) -> None:
+def test_health_answers_without_touching_the_store(api: ApiClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_store(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("/health opened a store")
+
+    monkeypatch.setattr(runtime, "storage", no_store)
+    monkeypatch.setattr(runtime, "memory", no_store)
+
     response = api.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}

@@ -91,6 +91,9 @@ def test_search_never_returns_another_resources_messages(backend: Backend, make_
                 c["id"] for r in answer["results"] for c in r["context"]["before"] + r["context"]["after"]
             ]
             assert all(corpus.thread_owner[Corpus.thread_of(i)] == corpus.resource(name) for i in ids)
+            if name == probe["resourceId"]:
+                # An empty answer would pass the check above: the owner must find something.
+                assert answer["results"], probe["query"]
 
 
 def test_recall_never_repeats_a_message_of_the_recent_window(backend: Backend, make_memory: Callable[..., Memory]) -> None:
