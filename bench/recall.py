@@ -80,20 +80,17 @@ def run(stack: Any) -> list[tuple[str, list[dict[str, Any]]]]:
                     latency.append(_latency_row("libSQL (exact scan, forced)", size, None, _memory(store, exact), resource_id, threads))
             finally:
                 store.close()
-        pinecone_host = getattr(stack, "pinecone_host", None)
-        if pinecone_host:
-            store = LibSQLStore(f"file:{Path(tmp) / 'recall-pinecone.db'}")
-            try:
-                vector = PineconeVector(pinecone_host, "bench", DIMENSION)
-                resource_id, threads, index_seconds = _seed(store, vector, SIZES[0])
-                memory = _memory(store, vector)
-                latency.append(_latency_row("Pinecone stand-in", SIZES[0], index_seconds, memory, resource_id, threads))
-                budget.append(_budget_row("libSQL", "Pinecone stand-in", store, vector, resource_id, threads))
-                vector.delete_resource(resource_id)
-            finally:
-                store.close()
-        if getattr(stack, "dynamodb_endpoint", None) and pinecone_host:
-            budget.append(_dynamodb_budget_row(stack))
+        store = LibSQLStore(f"file:{Path(tmp) / 'recall-pinecone.db'}")
+        try:
+            vector = PineconeVector(stack.pinecone_host, "bench", DIMENSION)
+            resource_id, threads, index_seconds = _seed(store, vector, SIZES[0])
+            memory = _memory(store, vector)
+            latency.append(_latency_row("Pinecone stand-in", SIZES[0], index_seconds, memory, resource_id, threads))
+            budget.append(_budget_row("libSQL", "Pinecone stand-in", store, vector, resource_id, threads))
+            vector.delete_resource(resource_id)
+        finally:
+            store.close()
+        budget.append(_dynamodb_budget_row(stack))
     return [
         ("Recall budget (topK 4, messageRange 1, lastMessages 10): calls per recall", budget),
         (f"Recall latency (one user, {MESSAGES_PER_THREAD} messages per thread, {PROBES} recalls)", latency),
