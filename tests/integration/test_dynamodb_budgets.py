@@ -534,6 +534,106 @@ def test_thread_counters_stay_exact_through_moves_updates_and_deletes(store):
     assert listing.total == 2
 
 
+@pytest.mark.parametrize("n", [0, 5, 60])
+def test_a_clone_reads_its_source_in_one_query_and_reads_nothing_back(store, n):
+    # Given a thread of n messages (60: the copies take two transactions)
+    source = new_thread(store, title="Trip")
+    originals = messages_for(source, n)
+    save_all(store, originals)
+
+    # When it is cloned
+    result, counter = counted(store, lambda: store.clone_thread(CloneThreadInput(source_thread_id=source.id)))
+
+    # Then one Query read the source thread with its messages, one transaction created the clone,
+    # one per 49 copies saved them, and no GetItem read the source or the clone
+    assert counter.operations() == ["Query", "TransactWriteItems"] + ["TransactWriteItems"] * math.ceil(n / 49)
+    # And the returned thread is the stored one, down to updatedAt and lastMessageAt
+    assert store.get_thread(result.thread.id) == result.thread
+    assert result.thread.title == "Clone of Trip"
+    assert result.thread.last_message_at == (originals[-1].created_at if originals else None)
+    stored = store.list_messages(ListMessagesInput.build(thread_id=result.thread.id, per_page=False))
+    assert stored.messages == result.cloned_messages
+    assert stored.total == n
+
+
+def test_a_clone_of_messages_by_several_resources_stays_exact(store):
+    # Given a thread holding messages of its owner and of another resource
+    source = new_thread(store)
+    save_all(store, messages_for(source, 3) + messages_for(source, 2, start_ms=10, resource_id=unique("res")))
+
+    # When it is cloned without a new owner (the copies keep their authors)
+    result, counter = counted(store, lambda: store.clone_thread(CloneThreadInput(source_thread_id=source.id)))
+
+    # Then the mixed save reads the copies' pointers and the clone in one BatchGetItem
+    assert counter.operations() == ["Query", "TransactWriteItems", "BatchGetItem", "TransactWriteItems"]
+    assert store.get_thread(result.thread.id) == result.thread
+    assert store.load_thread_window(result.thread.id, 10).foreign == 2
+
+
+def test_an_update_reads_pointers_then_messages_and_threads_in_one_batch(store):
+    # Given two threads, the first holding three messages
+    here = new_thread(store)
+    there = new_thread(store, here.resource_id)
+    messages = messages_for(here, 3)
+    save_all(store, messages)
+
+    # When one message is edited in place and another is moved to the second thread
+    updates = [
+        MessageUpdate(id=messages[0].id, content={"parts": [{"type": "text", "text": "edited"}]}),
+        MessageUpdate(id=messages[1].id, thread_id=there.id),
+    ]
+    updated, counter = counted(store, lambda: store.update_messages(updates))
+
+    # Then the pointers name every thread involved, so the messages and both threads come in
+    # the second BatchGetItem, and one transaction writes it all
+    assert counter.operations() == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
+    assert ids(updated) == ids(messages[:2])
+    assert store.list_messages_by_id([messages[0].id])[0].content.parts == [{"type": "text", "text": "edited"}]
+    in_here = store.list_messages(ListMessagesInput.build(thread_id=here.id, per_page=False))
+    in_there = store.list_messages(ListMessagesInput.build(thread_id=there.id, per_page=False))
+    assert (ids(in_here.messages), in_here.total) == ([messages[0].id, messages[2].id], 2)
+    assert (ids(in_there.messages), in_there.total) == ([messages[1].id], 1)
+
+
+def test_a_re_save_in_the_same_thread_reads_pointers_and_thread_in_one_batch(store):
+    # Given a thread with three messages
+    thread = new_thread(store)
+    messages = messages_for(thread, 3)
+    save_all(store, messages)
+    edited = Message.model_validate(
+        {**messages[1].model_dump(), "content": {"format": 2, "parts": [{"type": "text", "text": "again"}]}}
+    )
+
+    # When one of them is saved again
+    _, counter = counted(store, lambda: store.save_messages([edited]))
+
+    # Then the fast transaction is cancelled (the id exists), one BatchGetItem reads the pointer
+    # and the thread together, and the precise transaction writes it
+    assert counter.operations() == ["TransactWriteItems", "BatchGetItem", "TransactWriteItems"]
+    stored = store.list_messages(ListMessagesInput.build(thread_id=thread.id, per_page=False))
+    assert (ids(stored.messages), stored.total) == (ids(messages), 3)
+    assert stored.messages[1].content.parts == [{"type": "text", "text": "again"}]
+
+
+def test_a_re_save_that_moves_also_reads_the_thread_it_leaves(store):
+    # Given a message in one thread, and a second thread
+    here = new_thread(store)
+    there = new_thread(store, here.resource_id)
+    message = messages_for(here, 1)[0]
+    save_all(store, [message])
+
+    # When it is saved into the second thread
+    _, counter = counted(store, lambda: store.save_messages([message.model_copy(update={"thread_id": there.id})]))
+
+    # Then the thread it leaves, named only by its pointer, is read after the first batch
+    assert counter.operations() == ["TransactWriteItems", "BatchGetItem", "BatchGetItem", "TransactWriteItems"]
+    total = {
+        thread.id: store.list_messages(ListMessagesInput.build(thread_id=thread.id, per_page=0)).total
+        for thread in (here, there)
+    }
+    assert total == {here.id: 0, there.id: 1}
+
+
 def test_a_clone_whose_messages_cannot_be_saved_leaves_no_thread(store: DynamoDBStore, monkeypatch):
     # Given a thread to clone, and a service failure while the copies are written
     source = new_thread(store)
@@ -543,7 +643,7 @@ def test_a_clone_whose_messages_cannot_be_saved_leaves_no_thread(store: DynamoDB
     def failing_save(messages):
         raise RetryableError("DynamoDB is busy, retry later")
 
-    monkeypatch.setattr(store, "save_messages", failing_save)
+    monkeypatch.setattr(store, "save_messages_with_receipt", failing_save)
 
     # When the clone is attempted
     with pytest.raises(RetryableError):

@@ -11,6 +11,7 @@ docstrings below, so an adapter author does not have to re-derive them.
 from __future__ import annotations
 
 import re
+import uuid
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, Mapping, NamedTuple, Sequence
@@ -28,6 +29,7 @@ from memkit.models import (
     Resource,
     Thread,
     ThreadPage,
+    format_ts,
 )
 
 # Sentinel: "argument not given", distinct from an explicit None (which clears a value).
@@ -43,6 +45,39 @@ def validate_task_name(task: str) -> None:
     """For ``claim_thread_task`` / ``release_thread_task`` implementations."""
     if not isinstance(task, str) or not _TASK_NAME.match(task):
         raise ValidationError(f"task name {task!r} must match {_TASK_NAME.pattern}", field="task")
+
+
+def clone_thread_record(
+    source: Thread, request: CloneThreadInput, new_thread_id: str, originals: Sequence[Message], now: datetime
+) -> Thread:
+    """The thread a ``clone_thread`` creates, as it stands once ``originals`` (oldest first) are
+    copied into it: provenance under ``metadata.clone``, "Clone of <title>" unless a title is given."""
+    clone_info: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": format_ts(now)}
+    if originals:
+        clone_info["lastMessageId"] = originals[-1].id
+    title = request.title or (f"Clone of {source.title}" if source.title else None)
+    return Thread(
+        id=new_thread_id,
+        resource_id=request.resource_id or source.resource_id,
+        title=title,
+        metadata={**(request.metadata or {}), "clone": clone_info},
+        created_at=now,
+        updated_at=now,
+        last_message_at=originals[-1].created_at if originals else None,
+    )
+
+
+def clone_message(original: Message, thread: Thread, resource_id: str | None) -> Message:
+    """A copy of ``original`` under a new id in the clone ``thread``; ``resource_id`` (the
+    clone request's) re-attributes it, otherwise it keeps its author."""
+    return original.model_copy(
+        update={
+            "id": str(uuid.uuid4()),
+            "thread_id": thread.id,
+            "resource_id": resource_id or original.resource_id,
+            "content": original.content.model_copy(deep=True),
+        }
+    )
 
 
 class MessageLocation(NamedTuple):

@@ -32,7 +32,6 @@ import itertools
 import json
 import os
 import random
-import re
 import threading
 import time
 import uuid
@@ -109,6 +108,8 @@ from memkit.storage.base import (
     MessageLocation,
     SaveReceipt,
     ThreadWindow,
+    clone_message,
+    clone_thread_record,
     validate_task_name,
 )
 from memkit.storage.common import dumps
@@ -486,6 +487,16 @@ def _translating_errors(method: Callable[..., T]) -> Callable[..., T]:
 
 class _StalePlan(Exception):
     """A conditional write found the state it was planned against changed: re-read, re-plan."""
+
+
+class _FoundItems(NamedTuple):
+    """What one ``_get_items`` read found, split by type (keys that do not exist are absent)."""
+
+    #: id pointer items by message id
+    pointers: dict[str, Any]
+    messages: list[Message]
+    #: thread items by thread id
+    threads: dict[str, Any]
 
 
 def _backoff(attempt: int) -> None:
@@ -954,13 +965,34 @@ class DynamoDBStore(MemoryStorage):
         except DoesNotExist:
             return None
 
+    def _get_items(
+        self,
+        *,
+        message_ids: Iterable[str] = (),
+        pointers: Iterable[Any] = (),
+        thread_ids: Iterable[str] = (),
+    ) -> _FoundItems:
+        """One BatchGetItem (per 100 keys) for whatever a plan needs that is already known: the id
+        pointers of ``message_ids``, the messages ``pointers`` point at, the threads ``thread_ids``."""
+        keys = [(pointer_pk(message_id), POINTER_SK) for message_id in message_ids]
+        keys += [(thread_pk(pointer.thread_id), pointer.message_sk) for pointer in pointers]
+        keys += [(thread_pk(thread_id), THREAD_SK) for thread_id in thread_ids]
+        models = self._models
+        found = _FoundItems(pointers={}, messages=[], threads={})
+        for item in self._batch_get(keys):
+            if isinstance(item, models.pointer):
+                found.pointers[item.pk[len("MSGID#") :]] = item
+            elif isinstance(item, models.message):
+                found.messages.append(self._message_from_item(item))
+            elif isinstance(item, models.thread):
+                found.threads[item.pk[len("THREAD#") :]] = item
+        return found
+
     def _get_threads(self, thread_ids: Iterable[str]) -> dict[str, Any]:
-        items = self._batch_get((thread_pk(thread_id), THREAD_SK) for thread_id in thread_ids)
-        return {item.pk[len("THREAD#") :]: item for item in items if isinstance(item, self._models.thread)}
+        return self._get_items(thread_ids=thread_ids).threads
 
     def _get_pointers(self, message_ids: Iterable[str]) -> dict[str, Any]:
-        items = self._batch_get((pointer_pk(message_id), POINTER_SK) for message_id in message_ids)
-        return {item.pk[len("MSGID#") :]: item for item in items if isinstance(item, self._models.pointer)}
+        return self._get_items(message_ids=message_ids).pointers
 
     # ------------------------------------------------------------ threads
 
@@ -1333,10 +1365,13 @@ class DynamoDBStore(MemoryStorage):
         Returns where each id that already existed was before its transaction committed."""
         previous: dict[str, MessageLocation] = {}
         committed: set[str] = set()
+        target_thread_ids = {message.thread_id for message in messages}
         for attempt in range(_MAX_PLAN_ATTEMPTS):
-            pointers = self._get_pointers(message.id for message in messages)
-            thread_ids = {message.thread_id for message in messages} | {p.thread_id for p in pointers.values()}
-            threads = self._get_threads(thread_ids)
+            found = self._get_items(message_ids=[message.id for message in messages], thread_ids=target_thread_ids)
+            pointers, threads = found.pointers, found.threads
+            # Only a move needs the thread it leaves, which the pointer read has just named.
+            if left_threads := {p.thread_id for p in pointers.values()} - target_thread_ids:
+                threads |= self._get_threads(left_threads)
             for message in messages:
                 if message.thread_id not in threads:
                     raise NotFoundError(f"Thread with id {message.thread_id} not found")
@@ -1706,8 +1741,7 @@ class DynamoDBStore(MemoryStorage):
         return sorted(self._messages_for_pointers(pointers.values()), key=_message_order_key)
 
     def _messages_for_pointers(self, pointers: Iterable[Any]) -> list[Message]:
-        items = self._batch_get((thread_pk(p.thread_id), p.message_sk) for p in pointers)
-        return [self._message_from_item(item) for item in items if isinstance(item, self._models.message)]
+        return self._get_items(pointers=pointers).messages
 
     @_translating_errors
     def list_messages_by_resource_id(self, query: ListMessagesByResourceInput) -> MessagePage:
@@ -1748,7 +1782,13 @@ class DynamoDBStore(MemoryStorage):
             validate_id(update.id, "message id")
         for attempt in range(_MAX_PLAN_ATTEMPTS):
             pointers = self._get_pointers(update.id for update in updates)
-            current = {message.id: message for message in self._messages_for_pointers(pointers.values())}
+            # Every thread an update touches is known now (where each message is, where it moves
+            # to), so the threads come in the same BatchGetItem as the messages.
+            thread_ids = {pointer.thread_id for pointer in pointers.values()}
+            thread_ids |= {u.thread_id for u in updates if u.thread_id is not None and u.id in pointers}
+            found = self._get_items(pointers=pointers.values(), thread_ids=thread_ids)
+            current = {message.id: message for message in found.messages}
+            threads = found.threads
             updated: dict[str, Message] = {}
             for update in updates:
                 base = updated.get(update.id) or current.get(update.id)
@@ -1756,8 +1796,6 @@ class DynamoDBStore(MemoryStorage):
                     updated[update.id] = _apply_update(base, update)
             if not updated:
                 return []
-            thread_ids = {m.thread_id for m in updated.values()} | {m.thread_id for m in current.values()}
-            threads = self._get_threads(thread_ids)
             for message in updated.values():
                 if message.thread_id not in threads:
                     raise NotFoundError(f"Thread with id {message.thread_id} not found")
@@ -1915,53 +1953,35 @@ class DynamoDBStore(MemoryStorage):
 
     @_translating_errors
     def clone_thread(self, request: CloneThreadInput) -> CloneThreadResult:
-        source_item = self._get_thread_item(request.source_thread_id)
+        """One Query reads the source thread and its messages; the returned thread is derived
+        from what was written, not read back."""
+        source_item, messages = self._thread_and_messages(request.source_thread_id, forward=True, limit=None)
         if source_item is None:
             raise NotFoundError(f"Source thread with id {request.source_thread_id} not found")
-        source = self._thread_from_item(source_item)
-        _, messages = self._thread_and_messages(source.id, forward=True, limit=None)
-        messages = _select_clone_messages(messages, request)
+        originals = _select_clone_messages(messages, request)
         new_thread_id = request.new_thread_id or str(uuid.uuid4())
-        resource_id = request.resource_id or source.resource_id
         now = utc_now()
-        clone_messages = [
-            message.model_copy(
-                update={
-                    "id": str(uuid.uuid4()),
-                    "thread_id": new_thread_id,
-                    "resource_id": request.resource_id or message.resource_id,
-                }
-            )
-            for message in messages
-        ]
-        clone_info: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": format_ts(now)}
-        if messages:
-            clone_info["lastMessageId"] = messages[-1].id
-        metadata = {**(request.metadata or {}), "clone": clone_info}
-        thread = Thread(
-            id=new_thread_id,
-            resource_id=resource_id,
-            title=request.title or (f"Clone of {source.title}" if source.title else None),
-            metadata=metadata,
-            created_at=now,
-            updated_at=now,
-        )
-        for message in clone_messages:
+        thread = clone_thread_record(self._thread_from_item(source_item), request, new_thread_id, originals, now)
+        copies = [clone_message(message, thread, request.resource_id) for message in originals]
+        for message in copies:
             self._message_item(message)
-        if self._create_thread(self._thread_item(thread), resource_id) is not None:
+        # Created without lastMessageAt: the copies' save sets it per transaction, never backwards,
+        # so a value already at the newest copy would cancel the first transaction of a long clone.
+        created = thread.model_copy(update={"last_message_at": None})
+        if self._create_thread(self._thread_item(created), thread.resource_id) is not None:
             raise ConflictError(f"Thread with id {new_thread_id} already exists")
-        if clone_messages:
-            try:
-                self.save_messages(clone_messages)
-            except Exception:
-                # A clone is all or nothing: the thread had to exist before its messages could be
-                # saved, so take it back (with whatever messages landed) and let the error surface.
-                self.delete_thread(new_thread_id)
-                raise
-        saved = self._get_thread_item(new_thread_id)
-        return CloneThreadResult(
-            thread=self._thread_from_item(saved) if saved is not None else thread, cloned_messages=clone_messages
-        )
+        if not copies:
+            return CloneThreadResult(thread=thread, cloned_messages=[])
+        try:
+            receipt = self.save_messages_with_receipt(copies)
+        except Exception:
+            # A clone is all or nothing: the thread had to exist before its messages could be
+            # saved, so take it back (with whatever messages landed) and let the error surface.
+            self.delete_thread(new_thread_id)
+            raise
+        # The save moved updatedAt to its bump time, unless that was not later than the creation.
+        updated_at = max(now, receipt.bumped_at or now)
+        return CloneThreadResult(thread=thread.model_copy(update={"updated_at": updated_at}), cloned_messages=copies)
 
 
 # ====================================================================== helpers

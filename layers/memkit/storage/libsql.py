@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -88,7 +87,16 @@ from memkit.models import (
     validate_id,
     validate_metadata_keys,
 )
-from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage, MessageLocation, SaveReceipt, validate_task_name
+from memkit.storage.base import (
+    DEFAULT_TITLES,
+    UNSET,
+    MemoryStorage,
+    MessageLocation,
+    SaveReceipt,
+    clone_message,
+    clone_thread_record,
+    validate_task_name,
+)
 from memkit.storage.common import dumps as _dumps
 from memkit.storage.libsql_support import count_and_page, id_list
 
@@ -822,8 +830,8 @@ class LibSQLStore(MemoryStorage):
             if self._get_thread(conn, new_thread_id) is not None:
                 raise ConflictError(f"Thread with id {new_thread_id} already exists")
             originals = _select_clone_sources(conn, request)
-            thread = _clone_thread_record(source, request, new_thread_id, originals, now)
-            copies = [_clone_message(m, thread, request.resource_id) for m in originals]
+            thread = clone_thread_record(source, request, new_thread_id, originals, now)
+            copies = [clone_message(m, thread, request.resource_id) for m in originals]
             conn.execute(INSERT_THREAD_SQL, _thread_params(thread))
             conn.executemany(UPSERT_MESSAGE_SQL, [_message_params(m) for m in copies])
         return CloneThreadResult(thread=thread, cloned_messages=copies)
@@ -1021,32 +1029,3 @@ def _select_clone_sources(conn: Any, request: CloneThreadInput) -> list[Message]
         params.append(limit)
     rows = conn.execute(sql, params).fetchall()
     return [_message_from_row(row) for row in reversed(rows)]
-
-
-def _clone_thread_record(
-    source: Thread, request: CloneThreadInput, new_thread_id: str, originals: list[Message], now: datetime
-) -> Thread:
-    clone_info: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": format_ts(now)}
-    if originals:
-        clone_info["lastMessageId"] = originals[-1].id
-    title = request.title or (f"Clone of {source.title}" if source.title else None)
-    return Thread(
-        id=new_thread_id,
-        resource_id=request.resource_id or source.resource_id,
-        title=title,
-        metadata={**(request.metadata or {}), "clone": clone_info},
-        created_at=now,
-        updated_at=now,
-        last_message_at=originals[-1].created_at if originals else None,
-    )
-
-
-def _clone_message(original: Message, thread: Thread, resource_id: str | None) -> Message:
-    return original.model_copy(
-        update={
-            "id": str(uuid.uuid4()),
-            "thread_id": thread.id,
-            "resource_id": resource_id or original.resource_id,
-            "content": original.content.model_copy(deep=True),
-        }
-    )
