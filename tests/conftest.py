@@ -9,7 +9,8 @@ Processes and downloads are handled by ``infra.local.stack``; logs go to
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,6 +165,25 @@ def mastra_client_dir() -> Path:
 @pytest.fixture(scope="session")
 def sam_cli() -> Path:
     return stack.ensure_sam()
+
+
+@pytest.fixture
+def first_arguments(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, str], list[Any]]:
+    """``first_arguments(obj, "method")`` wraps the method for this test and returns the list of
+    first arguments it is called with (e.g. the thread ids a store's ``get_thread`` reads)."""
+
+    def record(target: Any, name: str) -> list[Any]:
+        calls: list[Any] = []
+        original = getattr(target, name)
+
+        def recording(*args: Any, **kwargs: Any) -> Any:
+            calls.append(args[0] if args else None)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(target, name, recording)
+        return calls
+
+    return record
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -248,20 +248,15 @@ def test_a_failed_enqueue_gives_the_title_claim_back(
 
 @pytest.mark.sqs
 def test_later_saves_to_a_thread_whose_title_is_claimed_do_not_read_it(
-    sqs_runtime: Callable[..., Runtime], queues: QueuePair, api: Callable[[Runtime], ApiClient]
+    sqs_runtime: Callable[..., Runtime],
+    queues: QueuePair,
+    api: Callable[[Runtime], ApiClient],
+    first_arguments: Callable[[Any, str], list[Any]],
 ) -> None:
     runtime = sqs_runtime({"default": TITLE_MODEL})
     client = api(runtime)
     thread = create_thread(client)
-    memory = runtime.memory()
-    reads: list[str] = []
-    read_thread = memory.storage.get_thread
-
-    def counting_get_thread(thread_id: str, *args: Any, **kwargs: Any) -> Any:
-        reads.append(thread_id)
-        return read_thread(thread_id, *args, **kwargs)
-
-    memory.storage.get_thread = counting_get_thread  # type: ignore[method-assign]
+    reads = first_arguments(runtime.memory().storage, "get_thread")
 
     # The first save reads the thread and claims its title job; later saves know the claim.
     assert save(client, thread, "Plan a weekend in Lisbon").status_code == 200

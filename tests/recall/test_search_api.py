@@ -133,18 +133,13 @@ def test_thread_scope_searches_only_the_given_thread(make_api: Callable[..., tup
     assert unknown == {"results": [], "count": 0, "query": "dog", "searchScope": "thread", "searchType": "semantic"}
 
 
-def test_a_thread_scoped_search_reads_its_thread_once(make_api: Callable[..., tuple[ApiClient, Runtime]]) -> None:
+def test_a_thread_scoped_search_reads_its_thread_once(
+    make_api: Callable[..., tuple[ApiClient, Runtime]], first_arguments: Callable[[Any, str], list[Any]]
+) -> None:
     api, runtime = make_api()
     memory = runtime.memory("thread-recall")
     corpus = load_corpus(memory, resources=["alice"])
-    reads: list[str] = []
-    read_thread = memory.storage.get_thread
-
-    def counting_get_thread(thread_id: str, *args: Any, **kwargs: Any) -> Any:
-        reads.append(thread_id)
-        return read_thread(thread_id, *args, **kwargs)
-
-    memory.storage.get_thread = counting_get_thread  # type: ignore[method-assign]
+    reads = first_arguments(memory.storage, "get_thread")
     scoped = api.get(
         "/api/memory/search",
         params={"searchQuery": "dog vet appointment", "resourceId": corpus.resource("alice"), "threadId": "alice-work", "agentId": "thread-recall"},
@@ -153,7 +148,7 @@ def test_a_thread_scoped_search_reads_its_thread_once(make_api: Callable[..., tu
     assert reads == ["alice-work"]
     # The title still comes from that one read.
     assert scoped["results"]
-    assert {r["threadTitle"] for r in scoped["results"]} == {read_thread("alice-work").title}
+    assert {r["threadTitle"] for r in scoped["results"]} == {runtime.storage().get_thread("alice-work").title}
 
 
 def test_search_refuses_another_resources_thread(make_api: Callable[..., tuple[ApiClient, Runtime]]) -> None:
