@@ -138,19 +138,12 @@ class Settings(NamedTuple):
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             default_title_model=env.get("MEMKIT_TITLE_MODEL") or "local",
         )
-        settings.validate(lambda_runtime=lambda_runtime)
+        settings.validate()
         return settings
 
-    def validate(self, *, lambda_runtime: bool = False) -> None:
-        if self.auth_mode not in AUTH_MODES:
-            raise ConfigurationError(f"MEMKIT_AUTH must be one of {AUTH_MODES}, got {self.auth_mode!r}")
-        if self.auth_mode == "none" and lambda_runtime and not self.auth_force_none:
-            raise ConfigurationError(
-                "MEMKIT_AUTH=none refuses to run inside Lambda; use api-key or jwt, "
-                "or set MEMKIT_AUTH_FORCE_NONE=1 if something in front of the API authenticates"
-            )
-        if self.auth_mode == "api-key" and not self.api_key:
-            raise ConfigurationError("MEMKIT_AUTH=api-key needs MEMKIT_API_KEY (a value or ssm:/secretsmanager: reference)")
+    def validate(self) -> None:
+        # The HTTP auth settings are checked by memkit.api.auth.Authenticator, which only the
+        # API builds: the ops and worker functions serve no HTTP and need no auth settings.
         # (`make run` also understands MEMKIT_CACHE=upstash-local: it starts redis and the local
         # gateway, then hands the app plain "upstash", so the library never sees a stand-in.)
         if self.cache not in ("none", "upstash"):

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
+from memkit.api.auth import Authenticator
 from memkit.errors import ConfigurationError
 from memkit.settings import Settings
 from tests.api.conftest import API_KEY
@@ -89,8 +90,20 @@ def test_api_key_from_an_ssm_parameter(
 def test_auth_none_is_refused_inside_lambda_unless_forced() -> None:
     lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "memkit-api", "MEMKIT_AUTH": "none"}
     with pytest.raises(ConfigurationError, match="refuses to run inside Lambda"):
-        Settings.from_env(lambda_env)
-    assert Settings.from_env({**lambda_env, "MEMKIT_AUTH_FORCE_NONE": "1"}).auth_mode == "none"
+        Authenticator(Settings.from_env(lambda_env), lambda_runtime=True)
+    forced = Authenticator(Settings.from_env({**lambda_env, "MEMKIT_AUTH_FORCE_NONE": "1"}), lambda_runtime=True)
+    assert forced.mode == "none"
+    # Outside Lambda (make run) none needs no forcing.
+    assert Authenticator(Settings.from_env({"MEMKIT_AUTH": "none"}), lambda_runtime=False).mode == "none"
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [({"MEMKIT_AUTH": "api-key"}, "needs MEMKIT_API_KEY"), ({"MEMKIT_AUTH": "cookie"}, "MEMKIT_AUTH must be one of")],
+)
+def test_the_api_refuses_auth_settings_it_cannot_serve(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigurationError, match=fragment):
+        Authenticator(Settings.from_env(env), lambda_runtime=False)
 
 
 # ---------------------------------------------------------------- jwt

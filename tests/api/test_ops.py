@@ -143,8 +143,9 @@ def test_unexpected_errors_do_not_leak(runtime: Runtime, monkeypatch: pytest.Mon
 def ops_handler(storage_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "memkit-ops")
     monkeypatch.setenv("MEMKIT_STORAGE_URL", storage_url)
-    monkeypatch.setenv("MEMKIT_AUTH", "api-key")
-    monkeypatch.setenv("MEMKIT_API_KEY", "unused-by-ops")
+    # What template.yaml gives the ops function: no auth settings (it serves no HTTP).
+    monkeypatch.delenv("MEMKIT_AUTH", raising=False)
+    monkeypatch.delenv("MEMKIT_API_KEY", raising=False)
     get_settings.cache_clear()
     module = load_module(OPS_HANDLER_PATH, "memkit_ops_handler")
     yield module

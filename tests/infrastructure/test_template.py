@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from infra.local import stack
+from memkit.api.auth import Authenticator
 from memkit.settings import Settings
 from memkit.storage import dynamodb
 
@@ -542,6 +543,10 @@ def test_every_function_starts_with_the_settings_the_template_gives_it(
     assert (settings.jobs, settings.queue_url) == ("sqs", "<JobsQueue>")
     if function == "ApiFunction":
         assert settings.auth_mode == parameters["AuthMode"]
+        # The API's own init check (the others serve no HTTP and have no auth settings).
+        Authenticator(settings, lambda_runtime=True)
+    else:
+        assert "MEMKIT_AUTH" not in environment and "MEMKIT_API_KEY" not in environment
     if parameters["PineconeIndexHost"]:
         assert settings.vector_url == f"pinecone://{parameters['PineconeIndexHost']}"
         assert settings.embedder == f"bedrock/{parameters['EmbeddingModelId']}"

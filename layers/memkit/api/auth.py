@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from memkit.errors import AuthenticationError, ConfigurationError, ForbiddenError
-from memkit.settings import Settings, resolve_secret
+from memkit.settings import AUTH_MODES, Settings, in_lambda, resolve_secret
 
 
 class Principal(NamedTuple):
@@ -56,12 +56,23 @@ ANONYMOUS = Principal.trusted("anonymous")
 class Authenticator:
     """Built once per app from the settings; ``authenticate`` is called once per request."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, lambda_runtime: bool | None = None):
+        """Refuses settings an API must not start with (``create_app`` builds one at import,
+        so a misconfigured function fails its init rather than serving)."""
         self.mode = settings.auth_mode
         self._api_key_setting = settings.api_key
         self._claim = settings.jwt_resource_claim
+        if self.mode not in AUTH_MODES:
+            raise ConfigurationError(f"MEMKIT_AUTH must be one of {AUTH_MODES}, got {self.mode!r}")
+        if lambda_runtime is None:
+            lambda_runtime = in_lambda()
+        if self.mode == "none" and lambda_runtime and not settings.auth_force_none:
+            raise ConfigurationError(
+                "MEMKIT_AUTH=none refuses to run inside Lambda; use api-key or jwt, "
+                "or set MEMKIT_AUTH_FORCE_NONE=1 if something in front of the API authenticates"
+            )
         if self.mode == "api-key" and not self._api_key_setting:
-            raise ConfigurationError("MEMKIT_AUTH=api-key needs MEMKIT_API_KEY")
+            raise ConfigurationError("MEMKIT_AUTH=api-key needs MEMKIT_API_KEY (a value or ssm:/secretsmanager: reference)")
 
     def authenticate(self, scope: Mapping[str, Any], headers: Mapping[str, str]) -> Principal:
         if self.mode == "none":
