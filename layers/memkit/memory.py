@@ -199,12 +199,16 @@ class Memory:
 
     def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
         self._writable()
-        thread = self.require_thread(thread_id, resource_id)
-        attributed = self._other_resources_in([thread_id], thread.resource_id)
-        self.storage.delete_thread(thread_id, thread.resource_id)
+        validate_id(thread_id, "threadId")
+        # The store reports what it deleted: no read before (which a concurrent save would make
+        # stale) and none after, and every deleted message's resource gets its vectors cleaned.
+        deleted = self.storage.delete_thread(thread_id, resource_id)
+        if deleted is None:
+            raise NotFoundError("Thread not found")
         self._forget_titles([thread_id])
-        for owner in [thread.resource_id, *sorted(attributed)]:
-            self._forget_vectors(owner, thread_ids=[thread_id])
+        owner = deleted.thread.resource_id
+        for resource in [owner, *sorted(deleted.message_resources - {owner})]:
+            self._forget_vectors(resource, thread_ids=[thread_id])
 
     def clone_thread(self, request: CloneThreadInput | Mapping[str, Any]) -> CloneThreadResult:
         self._writable()

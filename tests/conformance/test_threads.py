@@ -431,8 +431,33 @@ def test_delete_thread_removes_the_thread_and_all_its_messages(memory_store):
     assert (reborn.messages, reborn.total) == ([], 0)
 
 
-def test_delete_unknown_thread_is_a_no_op(memory_store):
-    memory_store.delete_thread(unique_id("thr-missing"))
+def test_delete_unknown_thread_is_a_no_op_returning_none(memory_store):
+    assert memory_store.delete_thread(unique_id("thr-missing")) is None
+
+
+def test_delete_thread_reports_the_thread_and_the_resources_of_its_messages(memory_store):
+    # Given a thread with messages of its owner and one attributed to another resource
+    thread = create_thread(memory_store)
+    attributed_to = new_resource_id()
+    memory_store.save_messages(make_messages(thread, 2) + [make_message(thread, resource_id=attributed_to)])
+    stored = memory_store.get_thread(thread.id)
+
+    # When it is deleted
+    deleted = memory_store.delete_thread(thread.id, resource_id=thread.resource_id)
+
+    # Then the store reports the thread as it was and every resource its messages belonged to
+    assert deleted is not None
+    assert deleted.thread == stored
+    assert deleted.message_resources == frozenset({thread.resource_id, attributed_to})
+
+
+def test_delete_thread_without_messages_reports_no_message_resources(memory_store):
+    thread = create_thread(memory_store)
+
+    deleted = memory_store.delete_thread(thread.id)
+
+    assert deleted is not None
+    assert (deleted.thread.id, deleted.message_resources) == (thread.id, frozenset())
 
 
 def test_delete_thread_with_another_resource_id_raises_and_keeps_everything(memory_store):

@@ -671,3 +671,31 @@ def test_deleting_messages_through_memory_looks_the_ids_up_once(store: DynamoDBS
     # Then one BatchGetItem of the id pointers finds them, and one transaction deletes them
     assert deleted == 3
     assert counter.operations() == ["BatchGetItem", "TransactWriteItems"]
+
+
+def test_deleting_a_thread_through_memory_makes_only_the_stores_own_requests(store: DynamoDBStore):
+    # Given a thread holding its owner's messages and one attributed to another resource, behind
+    # a Memory whose vector store records what it is asked to forget
+    from unittest.mock import call, create_autospec
+
+    from memkit.memory import Memory
+    from memkit.vector.base import VectorStore
+
+    vector = create_autospec(VectorStore, instance=True)
+    memory = Memory(store, vector=vector)
+    thread = new_thread(store)
+    attributed_to = unique("res")
+    save_all(store, messages_for(thread, 3) + messages_for(thread, 1, start_ms=10, resource_id=attributed_to))
+
+    # When the thread is deleted
+    _, counter = counted(store, lambda: memory.delete_thread(thread.id, thread.resource_id))
+
+    # Then only the store's delete ran: GetItem (owner), the thread + counter transaction, the
+    # key Query (which also names the messages' resources) and one transaction for the 8 keys
+    assert counter.operations() == ["GetItem", "TransactWriteItems", "Query", "TransactWriteItems"]
+    # And both resources' vectors of the thread are forgotten, the owner's first
+    assert vector.delete_threads.call_args_list == [
+        call(thread.resource_id, [thread.id]),
+        call(attributed_to, [thread.id]),
+    ]
+    assert store.get_thread(thread.id) is None

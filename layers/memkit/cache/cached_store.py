@@ -111,7 +111,7 @@ from memkit.models import (
     page_meta,
     validate_id,
 )
-from memkit.storage.base import UNSET, MemoryStorage, MessageLocation, SaveReceipt, ThreadWindow
+from memkit.storage.base import UNSET, DeletedThread, MemoryStorage, MessageLocation, SaveReceipt, ThreadWindow
 
 logger = logging.getLogger("memkit.cache")
 
@@ -772,9 +772,9 @@ class CachedMemoryStorage(MemoryStorage):
     def release_thread_task(self, thread_id: str, task: str) -> None:
         self.inner.release_thread_task(thread_id, task)
 
-    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
+    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> DeletedThread | None:
         keys = lambda: [self.thread_key(thread_id)] if self._usable_id(thread_id) else []  # noqa: E731
-        self._writing(keys, lambda: self.inner.delete_thread(thread_id, resource_id))
+        return self._writing(keys, lambda: self.inner.delete_thread(thread_id, resource_id))
 
     def list_threads(self, query: ListThreadsInput) -> ThreadPage:
         return self.inner.list_threads(query)

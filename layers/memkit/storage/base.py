@@ -112,6 +112,15 @@ class ThreadWindow(NamedTuple):
     foreign: int | None
 
 
+class DeletedThread(NamedTuple):
+    """What ``delete_thread`` removed, so the caller can clean up after it (vectors live in each
+    message's resource namespace) without reading the thread again, before or after."""
+
+    thread: Thread
+    #: the resources of the messages deleted with it, the owner's and any attributed ones
+    message_resources: frozenset[str]
+
+
 class MemoryStorage(ABC):
     """Port for the memory domain."""
 
@@ -163,8 +172,10 @@ class MemoryStorage(ABC):
         job could not be enqueued), so a later save may claim it again. No-op if unclaimed."""
 
     @abstractmethod
-    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
-        """Remove the thread and all its messages. Unknown id is a no-op."""
+    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> DeletedThread | None:
+        """Remove the thread and all its messages; return what was removed. Unknown id is a
+        no-op returning None. The message resources must be those of every message deleted,
+        including any saved between the thread's read and its delete."""
 
     @abstractmethod
     def list_threads(self, query: ListThreadsInput) -> ThreadPage:

@@ -104,6 +104,7 @@ from memkit.models import (
 from memkit.storage.base import (
     DEFAULT_TITLES,
     UNSET,
+    DeletedThread,
     MemoryStorage,
     MessageLocation,
     SaveReceipt,
@@ -1181,14 +1182,17 @@ class DynamoDBStore(MemoryStorage):
                 raise
 
     @_translating_errors
-    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
+    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> DeletedThread | None:
         validate_id(thread_id, "threadId")
         current = self._get_thread_item(thread_id)
         if current is not None:
             self._check_owner(thread_id, current.resource_id, resource_id)
             self._delete_thread_item(current)
         # Always sweep, so a delete interrupted after the thread item went is finished by a retry.
-        self._sweep_thread_messages(thread_id)
+        message_resources = self._sweep_thread_messages(thread_id)
+        if current is None:
+            return None
+        return DeletedThread(thread=self._thread_from_item(current), message_resources=message_resources)
 
     def _delete_thread_item(self, item: Any, *, count: bool = True) -> None:
         """Delete a thread item already read, before its messages are swept: from then on no
@@ -1216,20 +1220,22 @@ class DynamoDBStore(MemoryStorage):
             if not is_condition_failure(error):
                 raise
 
-    def _sweep_thread_messages(self, thread_id: str) -> None:
-        """Delete every message left in the thread's partition, and their id pointers."""
+    def _sweep_thread_messages(self, thread_id: str) -> frozenset[str]:
+        """Delete every message left in the thread's partition, and their id pointers; return
+        the resources those messages were attributed to (projected by the key query itself)."""
         models = self._models
-        keys = [
-            (item.pk, item.sk)
-            for item in models.item.query(
+        swept = list(
+            models.message.query(
                 thread_pk(thread_id),
                 models.item.sk.startswith(MESSAGE_SK_PREFIX),
                 consistent_read=True,
-                attributes_to_get=["PK", "SK"],
+                attributes_to_get=["PK", "SK", "resourceId"],
             )
-        ]
+        )
+        keys = [(item.pk, item.sk) for item in swept]
         deletes = keys + [(pointer_pk(message_id_from_sk(sk)), POINTER_SK) for _, sk in keys]
         self._batch_delete(deletes)
+        return frozenset(item.resource_id for item in swept)
 
     @_translating_errors
     def list_threads(self, query: ListThreadsInput) -> ThreadPage:

@@ -90,6 +90,7 @@ from memkit.models import (
 from memkit.storage.base import (
     DEFAULT_TITLES,
     UNSET,
+    DeletedThread,
     MemoryStorage,
     MessageLocation,
     SaveReceipt,
@@ -193,6 +194,7 @@ BUMP_THREAD_SQL = "UPDATE threads SET updated_at = max(updated_at, ?) WHERE id =
 BUMP_THREAD_WITH_MESSAGE_SQL = """
 UPDATE threads SET updated_at = max(updated_at, ?), last_message_at = max(coalesce(last_message_at, ''), ?)
 WHERE id = ?"""
+SELECT_THREAD_MESSAGE_RESOURCES_SQL = "SELECT DISTINCT resource_id FROM messages WHERE thread_id = ?"
 DELETE_THREAD_MESSAGES_SQL = "DELETE FROM messages WHERE thread_id = ?"
 DELETE_THREAD_SQL = "DELETE FROM threads WHERE id = ?"
 
@@ -661,15 +663,17 @@ class LibSQLStore(MemoryStorage):
         with self.transaction() as conn:
             conn.execute(RELEASE_THREAD_TASK_SQL, (f"$.{task}", thread_id))
 
-    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> None:
+    def delete_thread(self, thread_id: str, resource_id: str | None = None) -> DeletedThread | None:
         with self.transaction() as conn:
             existing = self._get_thread(conn, thread_id)
             if existing is None:
-                return
+                return None
             if resource_id is not None:
                 _check_owner(thread_id, existing.resource_id, resource_id)
+            rows = conn.execute(SELECT_THREAD_MESSAGE_RESOURCES_SQL, (thread_id,)).fetchall()
             conn.execute(DELETE_THREAD_MESSAGES_SQL, (thread_id,))
             conn.execute(DELETE_THREAD_SQL, (thread_id,))
+        return DeletedThread(thread=existing, message_resources=frozenset(row[0] for row in rows))
 
     def list_threads(self, query: ListThreadsInput) -> ThreadPage:
         where, params = _thread_filters(query)
