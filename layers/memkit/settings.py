@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 from functools import lru_cache
-from typing import Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from memkit.errors import ConfigurationError
 
@@ -184,11 +184,19 @@ def resolve_secret(value: str | None) -> str | None:
     if value is None:
         return None
     if value.startswith("ssm:"):
-        from aws_lambda_powertools.utilities import parameters
-
-        return parameters.get_parameter(value[len("ssm:") :], decrypt=True, max_age=300)
+        return _parameter_provider("ssm").get(value[len("ssm:") :], decrypt=True, max_age=300)
     if value.startswith("secretsmanager:"):
-        from aws_lambda_powertools.utilities import parameters
-
-        return parameters.get_secret(value[len("secretsmanager:") :], max_age=300)
+        return _parameter_provider("secretsmanager").get(value[len("secretsmanager:") :], max_age=300)
     return value
+
+
+@lru_cache(maxsize=None)
+def _parameter_provider(service: str) -> Any:
+    """Powertools' provider for ``service`` on a client from memkit's one botocore session
+    (Powertools' own default providers would each start a boto3 session of their own)."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+    from memkit.aws import create_client
+
+    provider = SSMProvider if service == "ssm" else SecretsProvider
+    return provider(boto3_client=create_client(service))

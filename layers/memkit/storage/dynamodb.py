@@ -68,6 +68,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from memkit.aws import share_session_with
 from memkit.errors import (
     ConfigurationError,
     ConflictError,
@@ -376,7 +377,7 @@ def table_models(table_name: str, region: str | None, host: str | None, endpoint
 
     # Build the connection on the base class first: the subclasses inherit it, so the whole
     # table shares one botocore client (one connection pool, one place to hook instruments).
-    Item._get_connection()
+    share_session_with(Item._get_connection().connection)
     return TableModels(
         item=Item,
         thread=ThreadItem,
@@ -796,8 +797,6 @@ class DynamoDBStore(MemoryStorage):
         """Run independent reads concurrently (one round trip of latency instead of several)."""
         if len(calls) <= 1:
             return [call() for call in calls]
-        # pynamodb creates its client lazily and not thread-safely: make it here, once.
-        _ = self.botocore_client
         with self._executor_lock:
             if self._executor is None:
                 self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="memkit-dynamodb")
