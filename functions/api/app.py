@@ -5,12 +5,16 @@ clients are created on the first request that needs them. Invalid settings (for 
 ``MEMKIT_AUTH=none`` inside Lambda) fail the init, so a misconfigured function never serves.
 """
 
+# First, before the imports below allocate their objects: see memkit.lambda_lifecycle.
+from memkit.lambda_lifecycle import freeze_after_first_invocation, hold_collection_until_first_invocation
+
+hold_collection_until_first_invocation()
+
 from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
 
 from memkit.api.app import create_app
 from memkit.api.observability import logger
-from memkit.lambda_lifecycle import freeze_after_first_invocation
 
 # One event at a time per process: route handlers run on the event loop, no worker thread.
 app = create_app(flush_metrics_per_request=False, handlers_in_threadpool=False)

@@ -4,10 +4,14 @@
 or ``{"ok": false, "status": 400, "error": "..."}``; see ``memkit.ops``.
 """
 
+# First, before the imports below allocate their objects: see memkit.lambda_lifecycle.
+from memkit.lambda_lifecycle import freeze_after_first_invocation, hold_collection_until_first_invocation
+
+hold_collection_until_first_invocation()
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from memkit.lambda_lifecycle import freeze_after_first_invocation
 from memkit.ops import dispatch, requested_op
 from memkit.runtime import Runtime
 

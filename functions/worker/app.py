@@ -10,6 +10,11 @@ reason logged on every receive. Jobs are idempotent, so a redelivered message is
 
 from __future__ import annotations
 
+# First, before the imports below allocate their objects: see memkit.lambda_lifecycle.
+from memkit.lambda_lifecycle import freeze_after_first_invocation, hold_collection_until_first_invocation
+
+hold_collection_until_first_invocation()
+
 import json
 from typing import Any
 
@@ -21,7 +26,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from memkit.cache.base import request_scope
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.jobs.handlers import describe_job, handle_job
-from memkit.lambda_lifecycle import freeze_after_first_invocation
 from memkit.runtime import Runtime
 
 logger = Logger(service="memkit-worker")

@@ -6,6 +6,7 @@ are isolated by ids, never by a fresh table.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import tomllib
 import uuid
@@ -107,11 +108,21 @@ class ApiClient:
 
 
 def load_module(path: Path, name: str) -> ModuleType:
-    """Import a Lambda handler file as a fresh module (both handlers are called app.py)."""
+    """Import a Lambda handler file as a fresh module (both handlers are called app.py).
+
+    The handler turns the cyclic collector off until its first invocation (a container's init
+    is short-lived; this test process is not): turned back on here, whether or not the test
+    invokes the handler or its init fails. ``tests/api/test_cold_path.py`` checks the hold in
+    a process of its own."""
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    collecting = gc.isenabled()
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if collecting:
+            gc.enable()
     return module
 
 

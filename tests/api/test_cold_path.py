@@ -18,10 +18,13 @@ from lambda_events import LambdaContext, http_api_event
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
+collecting_during_init = gc.isenabled()
 event = http_api_event("GET", "/api/memory/threads", query={"resourceId": "r"}, headers={"x-api-key": "cold-path"})
 response = module.handler(event, LambdaContext())
 print(json.dumps({
     "status": response["statusCode"],
+    "collecting during init": collecting_during_init,
+    "collecting after": gc.isenabled(),
     "frozen": gc.get_freeze_count(),
     "modules": sorted(name for name in sys.modules if name.startswith("memkit")),
 }))
@@ -60,5 +63,8 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
         "memkit.cache.cached_store",
         "memkit.api.openapi",
     }
-    # The handler froze the collector after its first invocation (memkit.lambda_lifecycle).
+    # The collector was off while the handler was imported, and the first invocation froze
+    # what the init built and turned it back on (memkit.lambda_lifecycle).
+    assert outcome["collecting during init"] is False
     assert outcome["frozen"] > 0
+    assert outcome["collecting after"] is True
