@@ -352,8 +352,9 @@ class OrderBy(WireModel):
         return cls(field=field_name or "createdAt", direction=direction or "DESC")
 
 
-THREAD_ORDER_DEFAULT = OrderBy(field="createdAt", direction="DESC")
-MESSAGE_ORDER_DEFAULT = OrderBy(field="createdAt", direction="ASC")
+# Valid by construction: validating them here would build OrderBy's validator at import.
+THREAD_ORDER_DEFAULT = OrderBy.model_construct(field="createdAt", direction="DESC")
+MESSAGE_ORDER_DEFAULT = OrderBy.model_construct(field="createdAt", direction="ASC")
 THREADS_PER_PAGE_DEFAULT = 100
 MESSAGES_PER_PAGE_DEFAULT = 40
 
