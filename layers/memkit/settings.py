@@ -13,8 +13,10 @@ Parameters: ``ssm:/path/to/param`` or ``secretsmanager:<name-or-arn>``.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import threading
 from functools import lru_cache
 from typing import Any, Mapping, NamedTuple
 
@@ -177,17 +179,59 @@ def get_settings() -> Settings:
     return Settings.from_env()
 
 
+SECRET_REFERENCE_PREFIXES = ("ssm:", "secretsmanager:")
+# Fetches started by prefetch_secret, by reference, until a resolve_secret waits for them.
+_prefetches: dict[str, threading.Thread] = {}
+_prefetch_lock = threading.Lock()
+logger = logging.getLogger("memkit.settings")
+
+
 def resolve_secret(value: str | None) -> str | None:
     """A direct value, or ``ssm:/name`` / ``secretsmanager:name`` fetched (and cached for
     5 minutes) through Powertools Parameters. Imported lazily: only deployments that use
     references pay for it."""
-    if value is None:
-        return None
-    if value.startswith("ssm:"):
-        return _parameter_provider("ssm").get(value[len("ssm:") :], decrypt=True, max_age=300)
-    if value.startswith("secretsmanager:"):
-        return _parameter_provider("secretsmanager").get(value[len("secretsmanager:") :], max_age=300)
-    return value
+    if value is None or not value.startswith(SECRET_REFERENCE_PREFIXES):
+        return value
+    with _prefetch_lock:
+        prefetch = _prefetches.pop(value, None)
+    if prefetch is not None:
+        prefetch.join()
+    # Served from the provider's cache when the prefetch got the value less than 5 minutes
+    # ago; fetched again when it is older (a rotated key is picked up) or the prefetch failed.
+    return _fetch(value)
+
+
+def prefetch_secret(value: str | None) -> None:
+    """Start fetching a reference in the background, so that the round trip to SSM or Secrets
+    Manager overlaps the rest of a cold start instead of delaying the first request, which
+    then finds the value in the provider's cache.
+
+    The provider (Powertools and boto3 imports, the client) is built here, in the caller's
+    thread: only the call itself runs in the background, so two threads never import the same
+    modules at once."""
+    if value is None or not value.startswith(SECRET_REFERENCE_PREFIXES):
+        return
+    _parameter_provider(value.partition(":")[0])
+
+    def fetch() -> None:
+        try:
+            _fetch(value)
+        except Exception as error:
+            # Not lost: the first resolve_secret fetches again and raises if it fails too.
+            logger.warning("prefetching %s failed, fetching it again on first use: %r", value, error)
+
+    thread = threading.Thread(target=fetch, name="memkit-secret-prefetch", daemon=True)
+    # Started before it is published: a thread can only be joined once started.
+    thread.start()
+    with _prefetch_lock:
+        _prefetches[value] = thread
+
+
+def _fetch(reference: str) -> str | None:
+    service, _, name = reference.partition(":")
+    if service == "ssm":
+        return _parameter_provider("ssm").get(name, decrypt=True, max_age=300)
+    return _parameter_provider("secretsmanager").get(name, max_age=300)
 
 
 @lru_cache(maxsize=None)

@@ -4,12 +4,16 @@ the claims come from), forged claims outside API Gateway, and ``none`` inside La
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters import GetParameterError
 
+from memkit import settings as settings_module
 from memkit.api.auth import Authenticator
 from memkit.errors import ConfigurationError
 from memkit.settings import Settings
@@ -82,6 +86,62 @@ def test_api_key_from_an_ssm_parameter(
 
     assert api.get("/api/memory/threads", params={"resourceId": uid("r")}, headers={"x-api-key": "key-from-ssm"}).status_code == 200
     assert api.get("/api/memory/threads", params={"resourceId": uid("r")}, headers={"x-api-key": f"ssm:{name}"}).status_code == 401
+
+
+@pytest.fixture
+def secrets_provider(sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """memkit's Secrets Manager provider, on moto (which serves Secrets Manager next to SQS)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sqs_endpoint)
+    settings_module._parameter_provider.cache_clear()
+    yield settings_module._parameter_provider("secretsmanager")
+    settings_module._parameter_provider.cache_clear()
+
+
+def _record_calls(provider: Any, operation: str) -> tuple[list[str], threading.Event]:
+    calls: list[str] = []
+    called = threading.Event()
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        calls.append(params["SecretId"])
+        called.set()
+
+    provider.client.meta.events.register(f"before-parameter-build.secrets-manager.{operation}", record)
+    return calls, called
+
+
+def test_a_key_in_secrets_manager_is_fetched_at_init_and_not_again_by_the_first_request(
+    make_api: Callable[..., ApiClient], secrets_provider: Any
+) -> None:
+    name = f"memkit/tests/{uid('key')}"
+    secrets_provider.client.create_secret(Name=name, SecretString="key-from-secrets-manager")
+    calls, called = _record_calls(secrets_provider, "GetSecretValue")
+
+    api = make_api(auth_mode="api-key", api_key=f"secretsmanager:{name}")
+    # Building the app (a Lambda container's init) started the fetch; no request was made yet.
+    assert called.wait(10)
+
+    for _ in range(2):
+        ok = api.get("/api/memory/threads", params={"resourceId": uid("r")}, headers={"x-api-key": "key-from-secrets-manager"})
+        assert ok.status_code == 200, ok.text
+    assert api.get("/api/memory/threads", params={"resourceId": uid("r")}, headers={"x-api-key": "other"}).status_code == 401
+    assert calls == [name]
+
+
+def test_a_failed_prefetch_is_logged_and_the_key_is_fetched_again_on_first_use(
+    secrets_provider: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    reference = f"secretsmanager:memkit/tests/{uid('late')}"
+    calls, _ = _record_calls(secrets_provider, "GetSecretValue")
+    with caplog.at_level(logging.WARNING, logger="memkit.settings"):
+        settings_module.prefetch_secret(reference)
+        # The secret does not exist yet: the first use fetches again and fails loudly too.
+        with pytest.raises(GetParameterError):
+            settings_module.resolve_secret(reference)
+    assert any("prefetching" in record.getMessage() for record in caplog.records)
+    assert len(calls) == 2
+
+    secrets_provider.client.create_secret(Name=reference.partition(":")[2], SecretString="created-later")
+    assert settings_module.resolve_secret(reference) == "created-later"
 
 
 # ---------------------------------------------------------------- none

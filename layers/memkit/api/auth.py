@@ -9,7 +9,7 @@ goes through the store's ownership check (``OwnershipError``, 403).
 
 Modes (``MEMKIT_AUTH``):
 
-- ``none``: anyone, any resource. ``Settings`` refuses it inside Lambda unless forced.
+- ``none``: anyone, any resource. Refused inside Lambda unless forced.
 - ``api-key``: a server-to-server key in ``x-api-key`` or ``Authorization: Bearer``. The caller
   is trusted with every resource (it is the agent backend, acting for its users).
 - ``jwt``: API Gateway's JWT authorizer has verified the token; the claims are read from the
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from memkit.errors import AuthenticationError, ConfigurationError, ForbiddenError
-from memkit.settings import AUTH_MODES, Settings, in_lambda, resolve_secret
+from memkit.settings import AUTH_MODES, Settings, in_lambda, prefetch_secret, resolve_secret
 
 
 class Principal(NamedTuple):
@@ -73,6 +73,10 @@ class Authenticator:
             )
         if self.mode == "api-key" and not self._api_key_setting:
             raise ConfigurationError("MEMKIT_AUTH=api-key needs MEMKIT_API_KEY (a value or ssm:/secretsmanager: reference)")
+        if self.mode == "api-key":
+            # Built at init (create_app), so a key held in SSM or Secrets Manager is on its way
+            # while the rest of the cold start runs.
+            prefetch_secret(self._api_key_setting)
 
     def authenticate(self, scope: Mapping[str, Any], headers: Mapping[str, str]) -> Principal:
         if self.mode == "none":
