@@ -94,7 +94,9 @@ class GenerateTitleConfig(WireModel):
 class MemoryConfig(WireModel):
     last_messages: Union[int, Literal[False]] = 10
     semantic_recall: Union[Literal[False], SemanticRecallConfig] = False
-    working_memory: WorkingMemoryConfig = Field(default_factory=WorkingMemoryConfig)
+    # Constructed: every default is valid, and validating them would build WorkingMemoryConfig's
+    # validator during every cold start (the default agent has this default).
+    working_memory: WorkingMemoryConfig = Field(default_factory=WorkingMemoryConfig.model_construct)
     generate_title: Union[bool, GenerateTitleConfig] = False
     read_only: bool = False
     storage_url: str | None = None
