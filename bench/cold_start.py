@@ -26,10 +26,10 @@ and the ApiFunction's environment from ``template.yaml`` (SQS jobs, Powertools n
 pydantic plugins; a test keeps the two in step). ``import boto3`` runs on the same path, so
 both sides import the same boto3.
 
-The handler freezes the garbage collector after its first invocation
-(``memkit.lambda_lifecycle``), which also spares the interpreter's final collection at exit:
-that is why the handler's whole-process time is barely above its "to response" time, while
-``import boto3`` spends about 25 ms tearing down. The warm-up run also checks that the first
+The handler keeps the garbage collector off during its init and first invocation, then
+freezes what they built (``memkit.lambda_lifecycle``), which also spares the interpreter's
+final collection at exit: that is why the handler's whole-process time is barely above its
+"to response" time, while ``import boto3`` spends about 25 ms tearing down. The warm-up run also checks that the first
 request makes exactly one DynamoDB call (no DescribeTable or other hidden round trip).
 """
 
@@ -273,7 +273,7 @@ def _store_api_key(secrets_endpoint: str) -> None:
         client.put_secret_value(SecretId=SECRET_NAME, SecretString="bench-key")
 
 
-def measure(runs: int = 9, *, dynamodb_endpoint: str, secrets_endpoint: str) -> list[dict[str, Any]]:
+def measure(runs: int = 15, *, dynamodb_endpoint: str, secrets_endpoint: str) -> list[dict[str, Any]]:
     """Median whole-process ms of each case, plus the handler/boto3 ratios against the target:
     with the API key given directly, and read from Secrets Manager as the template deploys it."""
     _store_api_key(secrets_endpoint)
