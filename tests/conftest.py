@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from infra.local import stack
+from tests.openai_stub import OpenAIStub
 
 TEST_ENVIRONMENT = {**stack.LOCAL_AWS_ENVIRONMENT, "MEMKIT_CREATE_TABLES": "1"}
 
@@ -145,6 +146,15 @@ def openai_server() -> Iterator[stack.Service]:
 def openai_stub(openai_server: stack.Service) -> str:
     """Base URL ending in /v1, as OpenAI clients expect."""
     return openai_server.url
+
+
+@pytest.fixture
+def openai(openai_stub: str) -> Iterator[OpenAIStub]:
+    """The stand-in with nothing scripted or recorded, and left that way."""
+    stub = OpenAIStub(openai_stub)
+    stub.reset()
+    yield stub
+    stub.reset()
 
 
 # --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Fixtures for the job queue, worker and title tests.
 
 Everything runs against real local services from ``tests/conftest.py``: moto's server for SQS,
-DynamoDB Local, and the OpenAI-compatible stand-in (scripted through its ``/_control`` API).
+DynamoDB Local, and the OpenAI-compatible stand-in (the `openai` fixture, tests/openai_stub.py).
 Each SQS test gets its own queue and DLQ; threads and resources have unique ids, so the
 DynamoDB table is shared by the whole session.
 """
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 
 from memkit.agents import AgentRegistry, MemoryConfig
@@ -97,37 +96,6 @@ def stored_title(runtime: Runtime, thread: Thread) -> str | None:
     stored = runtime.memory().storage.get_thread(thread.id)
     assert stored is not None
     return stored.title
-
-
-# ------------------------------------------------------------------ OpenAI-compatible stand-in
-
-
-@dataclass
-class OpenAIStub:
-    base_url: str  # ends in /v1, as clients expect
-
-    @property
-    def _control(self) -> str:
-        return self.base_url.removesuffix("/v1") + "/_control"
-
-    def script(self, *outcomes: dict[str, Any]) -> None:
-        httpx.post(f"{self._control}/script", json=list(outcomes), timeout=5).raise_for_status()
-
-    def chat_requests(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self._control}/requests", timeout=5)
-        response.raise_for_status()
-        return [r for r in response.json()["requests"] if r["path"] == "/v1/chat/completions"]
-
-    def reset(self) -> None:
-        httpx.post(f"{self._control}/reset", timeout=5).raise_for_status()
-
-
-@pytest.fixture
-def openai(openai_stub: str) -> Iterator[OpenAIStub]:
-    stub = OpenAIStub(openai_stub)
-    stub.reset()
-    yield stub
-    stub.reset()
 
 
 # ------------------------------------------------------------------ SQS on moto

@@ -10,7 +10,9 @@ from memkit.errors import RetryableError
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.runtime import Runtime
 
-from .conftest import OpenAIStub, message, seed_thread, stored_title, title_job, unique, wait_for
+from tests.openai_stub import OpenAIStub
+
+from .conftest import message, seed_thread, stored_title, title_job, unique, wait_for
 
 
 @pytest.fixture

@@ -20,7 +20,9 @@ from memkit.llm.local import ExtractiveTitler
 from memkit.llm.openai import OpenAIChatModel
 from memkit.settings import Settings
 
-from .conftest import OPENAI_TEST_KEY, OpenAIStub
+from tests.openai_stub import OpenAIStub
+
+from .conftest import OPENAI_TEST_KEY
 
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 
@@ -54,11 +56,18 @@ def test_openai_throttling_and_server_errors_are_retryable(openai: OpenAIStub, s
         openai_model(openai.base_url).complete(system="s", prompt="p")
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404])
-def test_openai_bad_request_and_auth_failures_are_permanent_with_the_reason(openai: OpenAIStub, status: int) -> None:
+@pytest.mark.parametrize(
+    ("status", "error"),
+    # A wrong key, model or base URL is the deployment's to fix (the job handler dead-letters
+    # it like any permanent failure); any other 4xx is this request's.
+    [(400, PermanentJobError), (401, ConfigurationError), (403, ConfigurationError), (404, ConfigurationError)],
+)
+def test_openai_client_errors_are_not_retried_and_carry_the_reason(
+    openai: OpenAIStub, status: int, error: type[Exception]
+) -> None:
     openai.script({"status": status, "message": "The model `gpt-nope` does not exist"})
 
-    with pytest.raises(PermanentJobError, match=f"{status}: The model `gpt-nope` does not exist"):
+    with pytest.raises(error, match=f"{status}: The model `gpt-nope` does not exist"):
         openai_model(openai.base_url).complete(system="s", prompt="p")
 
 

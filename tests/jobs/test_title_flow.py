@@ -15,7 +15,9 @@ from memkit.api.app import create_app
 from memkit.runtime import Runtime
 from tests.api.support import ApiClient
 
-from .conftest import OpenAIStub, QueuePair, message, sqs_event, unique, wait_for
+from tests.openai_stub import OpenAIStub
+
+from .conftest import QueuePair, message, sqs_event, unique, wait_for
 
 TITLE_MODEL = {"generateTitle": {"model": "openai/gpt-4o-mini"}}
 

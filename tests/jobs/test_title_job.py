@@ -15,7 +15,9 @@ from memkit.runtime import Runtime
 from memkit.storage.factory import create_memory_storage
 from memkit.titles import TITLE_MAX_CHARS
 
-from .conftest import OpenAIStub, message, seed_thread, stored_title, title_job, wait_for
+from tests.openai_stub import OpenAIStub
+
+from .conftest import message, seed_thread, stored_title, title_job, wait_for
 
 INSTRUCTIONS = "Title this conversation in five words."
 

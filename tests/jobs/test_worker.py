@@ -10,7 +10,9 @@ import pytest
 
 from memkit.runtime import Runtime
 
-from .conftest import OpenAIStub, QueuePair, seed_thread, sqs_event, stored_title, title_job, wait_for
+from tests.openai_stub import OpenAIStub
+
+from .conftest import QueuePair, seed_thread, sqs_event, stored_title, title_job, wait_for
 
 pytestmark = pytest.mark.sqs
 

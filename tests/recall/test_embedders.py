@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -28,6 +27,7 @@ from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
 from memkit.settings import Settings
 from memkit.vector.base import VectorRecord
 from memkit.vector.factory import create_vector_store
+from tests.openai_stub import OpenAIStub
 from memkit.vector.libsql import LibSQLVector
 from memkit.vector.pinecone import PineconeVector, index_url
 
@@ -76,26 +76,14 @@ def test_local_embedder_matches_words_and_their_inflections_not_meanings() -> No
 # ---------------------------------------------------------------- OpenAI-compatible
 
 
-@pytest.fixture
-def openai_control(openai_stub: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{openai_stub.removesuffix('/v1')}/_control", timeout=5) as control:
-        control.post("/reset").raise_for_status()
-        yield control
-        control.post("/reset").raise_for_status()
-
-
-def _embedding_requests(control: httpx.Client) -> list[dict[str, Any]]:
-    return [r for r in control.get("/requests").json()["requests"] if r["path"] == "/v1/embeddings"]
-
-
-def test_openai_embedder_sends_batches_and_returns_vectors_in_order(openai_stub: str, openai_control: httpx.Client) -> None:
+def test_openai_embedder_sends_batches_and_returns_vectors_in_order(openai_stub: str, openai: OpenAIStub) -> None:
     embedder = OpenAIEmbedder("text-embedding-3-small", 256, base_url=openai_stub, api_key="sk-local", batch_size=2)
     texts = ["first text", "second text", "third text"]
     vectors = embedder.embed(texts)
     assert [len(v) for v in vectors] == [256, 256, 256]
     # order kept: each vector is the one of its text
     assert [round(cosine(v, embedder.embed([t])[0]), 6) for v, t in zip(vectors, texts)] == [1.0, 1.0, 1.0]
-    bodies = [r["body"] for r in _embedding_requests(openai_control)][:2]
+    bodies = [r["body"] for r in openai.embedding_requests()][:2]
     assert bodies == [
         {"model": "text-embedding-3-small", "input": ["first text", "second text"], "encoding_format": "float", "dimensions": 256},
         {"model": "text-embedding-3-small", "input": ["third text"], "encoding_format": "float", "dimensions": 256},
@@ -107,15 +95,15 @@ def test_openai_embedder_sends_batches_and_returns_vectors_in_order(openai_stub:
     [(429, RetryableError), (500, RetryableError), (503, RetryableError), (400, PermanentJobError), (404, ConfigurationError)],
 )
 def test_openai_embedder_classifies_failures(
-    openai_stub: str, openai_control: httpx.Client, status: int, error: type[Exception]
+    openai_stub: str, openai: OpenAIStub, status: int, error: type[Exception]
 ) -> None:
-    openai_control.post("/script", json=[{"status": status, "path": "/v1/embeddings", "message": "scripted"}]).raise_for_status()
+    openai.script({"status": status, "path": "/v1/embeddings", "message": "scripted"})
     embedder = OpenAIEmbedder("text-embedding-3-small", 256, base_url=openai_stub, api_key="sk-local")
     with pytest.raises(error, match=f"answered {status}: scripted"):
         embedder.embed(["hello"])
 
 
-def test_openai_embedder_without_a_key_is_a_configuration_error(openai_stub: str, openai_control: httpx.Client) -> None:
+def test_openai_embedder_without_a_key_is_a_configuration_error(openai_stub: str, openai: OpenAIStub) -> None:
     with pytest.raises(ConfigurationError, match="401"):
         OpenAIEmbedder("text-embedding-3-small", 256, base_url=openai_stub, api_key=None).embed(["hello"])
 
@@ -126,12 +114,12 @@ def test_openai_embedder_unreachable_is_retryable() -> None:
         embedder.embed(["hello"])
 
 
-def test_openai_embedder_of_the_wrong_dimension_is_a_configuration_error(openai_stub: str, openai_control: httpx.Client) -> None:
+def test_openai_embedder_of_the_wrong_dimension_is_a_configuration_error(openai_stub: str, openai: OpenAIStub) -> None:
     # A model that takes no "dimensions" parameter answers with its own size (the stub's 256).
     embedder = OpenAIEmbedder("nomic-embed-text", 768, base_url=openai_stub, api_key="sk-local")
     with pytest.raises(ConfigurationError, match="dimension 256, but MEMKIT_EMBEDDING_DIMENSION is 768"):
         embedder.embed(["hello"])
-    assert "dimensions" not in _embedding_requests(openai_control)[-1]["body"]
+    assert "dimensions" not in openai.embedding_requests()[-1]["body"]
 
 
 # ---------------------------------------------------------------- Bedrock Titan v2

@@ -3,8 +3,7 @@ Azure-style gateways, vLLM, Ollama, LiteLLM...).
 
 Selected by ``MEMKIT_EMBEDDER=openai/<model>``; the base URL and key come from
 ``MEMKIT_OPENAI_BASE_URL`` (default ``https://api.openai.com/v1``) and ``OPENAI_API_KEY``.
-The standard library's ``urllib`` does the HTTP: one JSON POST per batch does not justify an
-HTTP client dependency in the Lambda layer.
+The HTTP and the mapping of failures are ``memkit.openai_http``'s.
 
 ``dimensions`` is sent only to models known to accept it (OpenAI's ``text-embedding-3-*``);
 other servers reject or ignore unknown parameters, and the length of what comes back is checked
@@ -13,17 +12,12 @@ against ``MEMKIT_EMBEDDING_DIMENSION`` either way.
 
 from __future__ import annotations
 
-import json
-import logging
-import urllib.error
-import urllib.request
 from typing import Any
 
 from memkit.embedders.base import Embedder, check_vectors
-from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
+from memkit.errors import ConfigurationError, PermanentJobError
+from memkit.openai_http import post_json
 from memkit.settings import resolve_secret
-
-logger = logging.getLogger("memkit.embedders")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OpenAI accepts 2,048 inputs per request; fewer keeps each request well under its token cap
@@ -80,41 +74,8 @@ class OpenAIEmbedder(Embedder):
             raise PermanentJobError(f"{self._url} answered without a usable data[].embedding list: {exc!r}") from None
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
         # Resolved per call, not at construction: every agent's Memory gets the embedder on the
         # first request, and a Secrets Manager round trip there would tax reads that never embed.
         # (Powertools caches the value for 5 minutes, and a rotated key is picked up.)
         api_key = resolve_secret(self._api_key)
-        if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        request = urllib.request.Request(self._url, data=json.dumps(body).encode(), headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            raise _classify_http_error(self._url, exc.code, _error_message(exc)) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            raise RetryableError(f"embeddings endpoint {self._url} is unreachable: {exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise RetryableError(f"embeddings endpoint {self._url} answered with invalid JSON: {exc}") from exc
-
-
-def _error_message(exc: urllib.error.HTTPError) -> str:
-    try:
-        body = json.loads(exc.read() or b"{}")
-    except (json.JSONDecodeError, OSError):
-        return exc.reason if isinstance(exc.reason, str) else str(exc)
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])
-    return str(error or exc.reason)
-
-
-def _classify_http_error(url: str, status: int, message: str) -> Exception:
-    text = f"embeddings endpoint {url} answered {status}: {message}"
-    if status in (408, 409, 429) or status >= 500:
-        return RetryableError(text)
-    if status in (401, 403, 404):
-        # A wrong key, a model the account cannot use or a wrong base URL: a deployment problem.
-        return ConfigurationError(text)
-    return PermanentJobError(text)
+        return post_json(self._url, body, api_key=api_key, timeout=self._timeout, what=f"embeddings endpoint {self._url}")
