@@ -308,16 +308,13 @@ class Memory:
         """Right to erasure: the resource, its threads, messages, vectors."""
         self._writable()
         validate_id(resource_id, "resourceId")
-        attributed: set[str] = set()
-        if self.vector is not None:
-            owned = self.storage.list_threads(ListThreadsInput.build(resource_id=resource_id, per_page=False))
-            attributed = self._other_resources_in([t.id for t in owned.threads], resource_id)
-        thread_ids = self.storage.delete_resource(resource_id)
-        self._forget_titles(thread_ids)
+        deleted = self.storage.delete_resource(resource_id)
+        self._forget_titles(deleted.thread_ids)
         self._forget_vectors(resource_id, whole_resource=True)
-        for other in sorted(attributed):
-            self._forget_vectors(other, thread_ids=thread_ids)
-        return thread_ids
+        # Messages attributed to other resources keep their vectors in those namespaces.
+        for other in sorted(deleted.message_resources - {resource_id}):
+            self._forget_vectors(other, thread_ids=deleted.thread_ids)
+        return deleted.thread_ids
 
     def get_working_memory(self, *, thread_id: str, resource_id: str | None = None) -> WorkingMemoryView:
         wm = self.config.working_memory
@@ -459,24 +456,6 @@ class Memory:
         with self._titles_settled_lock:
             for thread_id in thread_ids:
                 self._titles_settled.pop(thread_id, None)
-
-    def _other_resources_in(self, thread_ids: Sequence[str], owner: str) -> set[str]:
-        """Resources other than ``owner`` with messages in these threads (attribution). Their
-        vectors live in their own namespaces, so deleting the threads must clean there too.
-        Two counts per thread tell whether there are any; only then is the thread read."""
-        if self.vector is None:
-            return set()
-        others: set[str] = set()
-        for thread_id in thread_ids:
-            everyone = self.storage.list_messages(ListMessagesInput.build(thread_id=thread_id, per_page=0))
-            owners = self.storage.list_messages(
-                ListMessagesInput.build(thread_id=thread_id, resource_id=owner, per_page=0)
-            )
-            if everyone.total == owners.total:
-                continue
-            page = self.storage.list_messages(ListMessagesInput.build(thread_id=thread_id, per_page=False))
-            others |= {message.resource_id for message in page.messages if message.resource_id != owner}
-        return others
 
     def _forget_vectors(
         self,

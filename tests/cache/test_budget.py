@@ -9,7 +9,8 @@ import pytest
 
 from bench.cache import TurnMeter, agent_turn, cached_store, exchange, seed_conversation
 from memkit.cache.cached_store import CachedMemoryStorage
-from memkit.storage.dynamodb import DynamoDBStore
+from memkit.models import MessageUpdate
+from memkit.storage.dynamodb import DynamoDBStore, RequestCounter
 from tests.cache.support import container, newest
 
 pytestmark = [pytest.mark.redis, pytest.mark.dynamodb]
@@ -68,3 +69,24 @@ def test_a_warm_turn_sees_a_save_made_by_another_container(cached, upstash_gatew
     assert [item.to_wire() for item in read] == expected
     assert {m.id for m in elsewhere} <= {m.id for m in read[1].messages}
     other.backend.close()  # not other.close(): the store is shared
+
+
+def test_moving_a_message_costs_only_the_stores_own_requests_and_drops_the_source_thread(cached):
+    # Given two threads of one resource, the first one's newest page cached
+    truth = cached.inner
+    source = seed_conversation(truth, history=4)
+    destination = truth.save_thread(source.model_copy(update={"id": f"{source.id}-dest", "title": "Elsewhere"}))
+    moved = cached.list_messages(newest(source.id)).messages[0]
+
+    # When the newest message moves to the other thread through the cache
+    counter = RequestCounter(truth, consumed_capacity=False)
+    with counter:
+        cached.update_messages([MessageUpdate(id=moved.id, thread_id=destination.id)])
+
+    # Then the store's update alone ran (the id pointer, the message with both threads, the
+    # transaction): the cache learned the source thread from the store instead of reading it
+    assert counter.operations() == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
+    # And the cached page of the source no longer shows the message, the destination's does
+    assert moved.id not in {m.id for m in cached.list_messages(newest(source.id)).messages}
+    assert [m.id for m in cached.list_messages(newest(destination.id)).messages] == [moved.id]
+    assert cached.stats["errors"] == 0

@@ -800,6 +800,31 @@ def test_update_messages_moves_a_message_between_threads_and_bumps_both(memory_s
     assert memory_store.get_thread(destination.id).updated_at >= started
 
 
+def test_update_messages_with_receipt_reports_where_each_message_was(memory_store, thread):
+    # Given a message that will move, one of a guest that stays, in the same thread
+    destination = create_thread(memory_store, thread.resource_id)
+    guest = new_resource_id()
+    moving = make_message(thread, created_at=at(0))
+    staying = make_message(thread, resource_id=guest, created_at=at(1))
+    memory_store.save_messages([moving, staying])
+
+    # When one moves and the other changes role, next to an unknown id
+    receipt = memory_store.update_messages_with_receipt(
+        [
+            MessageUpdate(id=moving.id, thread_id=destination.id),
+            MessageUpdate(id=staying.id, role="assistant"),
+            MessageUpdate(id=unique_id("msg-missing"), role="assistant"),
+        ]
+    )
+
+    # Then the receipt names where each updated message was, and what update_messages returns
+    assert receipt.previous == {moving.id: (thread.id, thread.resource_id), staying.id: (thread.id, guest)}
+    assert sorted((m.id, m.thread_id, m.role) for m in receipt.messages) == sorted(
+        [(moving.id, destination.id, moving.role), (staying.id, thread.id, "assistant")]
+    )
+    assert ids(list_messages(memory_store, destination.id).messages) == [moving.id]
+
+
 def test_update_messages_ignores_unknown_ids(memory_store, thread):
     known = memory_store.save_messages([make_message(thread, role="user")])[0]
 

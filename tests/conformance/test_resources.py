@@ -10,7 +10,7 @@ import pytest
 from memkit.errors import ValidationError
 from memkit.models import ListThreadsInput, Resource
 
-from .builders import INVALID_METADATA_KEYS, at, create_thread, ids, make_messages, new_resource_id, now, wire
+from .builders import INVALID_METADATA_KEYS, at, create_thread, ids, make_message, make_messages, new_resource_id, now, wire
 
 
 def make_resource(**fields) -> Resource:
@@ -213,18 +213,23 @@ def test_invalid_metadata_key_is_rejected_and_nothing_is_written(memory_store, k
 
 
 def test_delete_resource_erases_its_threads_and_messages_only(memory_store):
-    # Given a resource with two threads of messages, and a neighbour resource
+    # Given a resource with two threads of messages, one of them attributed to a guest, and a
+    # neighbour resource
     resource = memory_store.save_resource(make_resource())
     threads = [create_thread(memory_store, resource.id) for _ in range(2)]
     messages = [m for t in threads for m in memory_store.save_messages(make_messages(t, 3))]
+    guest = new_resource_id()
+    messages += memory_store.save_messages([make_message(threads[1], resource_id=guest)])
     neighbour_thread = create_thread(memory_store)
     neighbour_messages = memory_store.save_messages(make_messages(neighbour_thread, 2))
 
     # When the resource is erased
-    deleted_thread_ids = memory_store.delete_resource(resource.id)
+    deleted = memory_store.delete_resource(resource.id)
 
-    # Then it reports its threads, and the resource, threads and messages are gone
-    assert sorted(deleted_thread_ids) == sorted(ids(threads))
+    # Then it reports its threads and the resources of their messages, and the resource,
+    # threads and messages are gone
+    assert sorted(deleted.thread_ids) == sorted(ids(threads))
+    assert deleted.message_resources == {resource.id, guest}
     assert memory_store.get_resource(resource.id) is None
     assert all(memory_store.get_thread(t.id) is None for t in threads)
     assert memory_store.list_threads(ListThreadsInput.build(resource_id=resource.id)).total == 0
@@ -240,10 +245,10 @@ def test_delete_resource_erases_threads_even_without_a_resource_record(memory_st
     thread = create_thread(memory_store, resource_id)
     messages = memory_store.save_messages(make_messages(thread, 2))
 
-    assert memory_store.delete_resource(resource_id) == [thread.id]
+    assert memory_store.delete_resource(resource_id) == ([thread.id], {resource_id})
     assert memory_store.get_thread(thread.id) is None
     assert memory_store.list_messages_by_id(ids(messages)) == []
 
 
 def test_delete_unknown_resource_deletes_no_threads(memory_store):
-    assert memory_store.delete_resource(new_resource_id()) == []
+    assert memory_store.delete_resource(new_resource_id()) == ([], frozenset())

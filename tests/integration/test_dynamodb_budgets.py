@@ -402,7 +402,7 @@ def test_deleting_a_resource_deletes_each_thread_from_its_listing_without_reread
         "TransactWriteItems",
     ]
     # And everything of the resource is gone, threads listed oldest first
-    assert deleted == ids(threads)
+    assert deleted.thread_ids == ids(threads)
     assert store.get_resource(resource_id) is None
     assert [store.get_thread(thread.id) for thread in threads] == [None, None, None]
     assert store.list_messages_by_id([m.id for thread_messages in messages.values() for m in thread_messages]) == []
@@ -671,6 +671,36 @@ def test_deleting_messages_through_memory_looks_the_ids_up_once(store: DynamoDBS
     # Then one BatchGetItem of the id pointers finds them, and one transaction deletes them
     assert deleted == 3
     assert counter.operations() == ["BatchGetItem", "TransactWriteItems"]
+
+
+def test_erasing_a_resource_through_memory_makes_only_the_stores_own_requests(store: DynamoDBStore):
+    # Given a resource with two threads, one holding a message attributed to a guest, behind a
+    # Memory whose vector store records what it is asked to forget
+    from unittest.mock import call, create_autospec
+
+    from memkit.memory import Memory
+    from memkit.vector.base import VectorStore
+
+    vector = create_autospec(VectorStore, instance=True)
+    memory = Memory(store, vector=vector)
+    resource_id, guest = unique("res"), unique("guest")
+    threads = [new_thread(store, resource_id, created_ms=index) for index in range(2)]
+    save_all(store, messages_for(threads[0], 2) + messages_for(threads[1], 1, start_ms=10, resource_id=guest))
+
+    # When the resource is erased
+    erased, counter = counted(store, lambda: memory.erase_resource(resource_id))
+
+    # Then only the store's delete ran: the GSI1 listing, then per thread its DeleteItem, key
+    # Query and delete transaction, then the resource items (no listing or counting before it)
+    assert counter.operations() == [
+        "Query",
+        *["DeleteItem", "Query", "TransactWriteItems"] * 2,
+        "TransactWriteItems",
+    ]
+    assert erased == ids(threads)
+    # And the owner's namespace is dropped whole, the guest's loses the vectors of these threads
+    assert vector.delete_resource.call_args_list == [call(resource_id)]
+    assert vector.delete_threads.call_args_list == [call(guest, ids(threads))]
 
 
 def test_deleting_a_thread_through_memory_makes_only_the_stores_own_requests(store: DynamoDBStore):

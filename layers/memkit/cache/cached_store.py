@@ -75,9 +75,6 @@ Residual windows, honestly
   expired or lost key never brings back a generation an old token holds; but a Redis that evicts
   keys under memory pressure (Upstash: eviction is off unless enabled) could evict one right
   after a write, and a reader that had found the key absent before that write could then fill.
-- ``update_messages``/``delete_messages`` learn the threads they touch by reading the messages
-  just before writing; a move of the same message by another container in between could leave
-  the intermediate thread's entry stale until its TTL.
 """
 
 from __future__ import annotations
@@ -111,7 +108,16 @@ from memkit.models import (
     page_meta,
     validate_id,
 )
-from memkit.storage.base import UNSET, DeletedThread, MemoryStorage, MessageLocation, SaveReceipt, ThreadWindow
+from memkit.storage.base import (
+    UNSET,
+    DeletedResource,
+    DeletedThread,
+    MemoryStorage,
+    MessageLocation,
+    SaveReceipt,
+    ThreadWindow,
+    UpdateReceipt,
+)
 
 logger = logging.getLogger("memkit.cache")
 
@@ -833,18 +839,21 @@ class CachedMemoryStorage(MemoryStorage):
         return self.inner.list_messages_by_resource_id(query)
 
     def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
-        moving = [u.id for u in updates if u.thread_id is not None]
-        sources = {m.thread_id for m in self.inner.list_messages_by_id(moving)} if moving else set()
         targets = {u.thread_id for u in updates if u.thread_id is not None}
-        updated: list[Message] = []
+        receipts: list[UpdateReceipt] = []
 
         def keys() -> list[str]:
-            thread_ids = sources | targets | {m.thread_id for m in updated}
+            # The store reports where each message was; a write that failed reports nothing,
+            # and _writing then invalidates everything unless nothing was written.
+            thread_ids = set(targets)
+            for receipt in receipts:
+                thread_ids |= {m.thread_id for m in receipt.messages}
+                thread_ids |= {location.thread_id for location in receipt.previous.values()}
             return [self.thread_key(t) for t in sorted(thread_ids) if self._usable_id(t)]
 
         def write() -> list[Message]:
-            updated.extend(self.inner.update_messages(updates))
-            return updated
+            receipts.append(self.inner.update_messages_with_receipt(updates))
+            return receipts[0].messages
 
         return self._writing(keys, write)
 
@@ -909,20 +918,20 @@ class CachedMemoryStorage(MemoryStorage):
         self._apply([self._put_or_drop(key, slot, ResourceEntry(resource=resource))])
         return resource
 
-    def delete_resource(self, resource_id: str) -> list[str]:
+    def delete_resource(self, resource_id: str) -> DeletedResource:
         try:
-            thread_ids = self.inner.delete_resource(resource_id)
+            deleted = self.inner.delete_resource(resource_id)
         except BaseException as exc:
             # Some of its threads may be gone, and which is unknown: not a clean failure.
             self._drop([self.resource_key(resource_id)] if self._usable_id(resource_id) else [])
             if not isinstance(exc, _NOTHING_WRITTEN_ERRORS):
                 self._mark_dirty()
             raise
-        keys = [self.thread_key(t) for t in thread_ids if self._usable_id(t)]
+        keys = [self.thread_key(t) for t in deleted.thread_ids if self._usable_id(t)]
         if self._usable_id(resource_id):
             keys.append(self.resource_key(resource_id))
         self._drop(keys)
-        return thread_ids
+        return deleted
 
     # ------------------------------------------------------------ clone
 

@@ -100,6 +100,16 @@ class SaveReceipt(NamedTuple):
     previous: Mapping[str, MessageLocation] | None = None
 
 
+class UpdateReceipt(NamedTuple):
+    """What ``update_messages_with_receipt`` did: a cache learns the threads that moved
+    messages left without reading the messages first."""
+
+    #: the updated messages, as ``update_messages`` returns them
+    messages: list[Message]
+    #: for each updated id, where it was before the update
+    previous: Mapping[str, MessageLocation]
+
+
 class ThreadWindow(NamedTuple):
     """A thread with its newest messages, as ``load_thread_window`` returns it."""
 
@@ -118,6 +128,15 @@ class DeletedThread(NamedTuple):
 
     thread: Thread
     #: the resources of the messages deleted with it, the owner's and any attributed ones
+    message_resources: frozenset[str]
+
+
+class DeletedResource(NamedTuple):
+    """What ``delete_resource`` removed: the vectors of the messages in its threads live in each
+    message's resource namespace, and the caller cleans them without reading the threads first."""
+
+    thread_ids: list[str]
+    #: the resources of the messages deleted with the threads, the owner's and any attributed ones
     message_resources: frozenset[str]
 
 
@@ -239,6 +258,16 @@ class MemoryStorage(ABC):
         (``content``, ``parts``, ...) replace. A changed ``thread_id`` moves the message and bumps
         both threads. Unknown ids are ignored. Returns the updated messages."""
 
+    def update_messages_with_receipt(self, updates: Sequence[MessageUpdate]) -> UpdateReceipt:
+        """``update_messages``, also reporting where each updated message was before.
+
+        This default looks the ids up first (one more read, not atomic with the update).
+        Adapters that read the messages while updating (both built-in ones do) override it at
+        no extra request."""
+        existing = self.list_messages_by_id(list(dict.fromkeys(u.id for u in updates))) if updates else []
+        updated = self.update_messages(updates)
+        return UpdateReceipt(updated, {m.id: MessageLocation(m.thread_id, m.resource_id) for m in existing})
+
     @abstractmethod
     def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
         """Delete by id; empty lists and unknown ids are fine. Bumps affected threads.
@@ -265,9 +294,10 @@ class MemoryStorage(ABC):
         Concurrent updates of different metadata keys must both survive (no read-modify-write)."""
 
     @abstractmethod
-    def delete_resource(self, resource_id: str) -> list[str]:
+    def delete_resource(self, resource_id: str) -> DeletedResource:
         """Erase a resource: the resource record, all its threads and their messages.
-        Returns the deleted thread ids (callers clean vectors and caches with them)."""
+        Reports the deleted threads and their messages' resources (callers clean vectors and
+        caches with them)."""
 
     # ------------------------------------------------------------ clone
 

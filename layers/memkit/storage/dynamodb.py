@@ -105,10 +105,12 @@ from memkit.models import (
 from memkit.storage.base import (
     DEFAULT_TITLES,
     UNSET,
+    DeletedResource,
     DeletedThread,
     MemoryStorage,
     MessageLocation,
     SaveReceipt,
+    UpdateReceipt,
     ThreadWindow,
     clone_message,
     clone_thread_record,
@@ -1779,10 +1781,13 @@ class DynamoDBStore(MemoryStorage):
 
     # ------------------------------------------------------------ updating and deleting messages
 
-    @_translating_errors
     def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
+        return self.update_messages_with_receipt(updates).messages
+
+    @_translating_errors
+    def update_messages_with_receipt(self, updates: Sequence[MessageUpdate]) -> UpdateReceipt:
         if not updates:
-            return []
+            return UpdateReceipt([], {})
         for update in updates:
             validate_id(update.id, "message id")
         for attempt in range(_MAX_PLAN_ATTEMPTS):
@@ -1800,7 +1805,7 @@ class DynamoDBStore(MemoryStorage):
                 if base is not None:
                     updated[update.id] = _apply_update(base, update)
             if not updated:
-                return []
+                return UpdateReceipt([], {})
             for message in updated.values():
                 if message.thread_id not in threads:
                     raise NotFoundError(f"Thread with id {message.thread_id} not found")
@@ -1816,7 +1821,11 @@ class DynamoDBStore(MemoryStorage):
             except _StalePlan:
                 _backoff(attempt)
                 continue
-            return list(updated.values())
+            previous = {
+                message_id: MessageLocation(current[message_id].thread_id, current[message_id].resource_id)
+                for message_id in updated
+            }
+            return UpdateReceipt(list(updated.values()), previous)
         raise ConflictError("Messages kept changing while they were being updated; retry")
 
     @_translating_errors
@@ -1936,7 +1945,7 @@ class DynamoDBStore(MemoryStorage):
         return self._resource_from_raw(data["Attributes"])
 
     @_translating_errors
-    def delete_resource(self, resource_id: str) -> list[str]:
+    def delete_resource(self, resource_id: str) -> DeletedResource:
         validate_id(resource_id, "resourceId")
         models = self._models
         # GSI1 projects whole items: the listing is the thread items themselves, read once.
@@ -1948,11 +1957,12 @@ class DynamoDBStore(MemoryStorage):
         thread_ids = [item.pk[len("THREAD#") :] for item in thread_items]
         # One after another: each sweep already runs its delete transactions in the pool, and
         # pool tasks waiting on pool tasks could starve it.
+        message_resources: set[str] = set()
         for item, thread_id in zip(thread_items, thread_ids):
             self._delete_thread_item(item, count=False)
-            self._sweep_thread_messages(thread_id)
+            message_resources |= self._sweep_thread_messages(thread_id)
         self._batch_delete([(resource_pk(resource_id), RESOURCE_SK), (resource_pk(resource_id), THREAD_COUNTER_SK)])
-        return thread_ids
+        return DeletedResource(thread_ids, frozenset(message_resources))
 
     # ------------------------------------------------------------ clone
 

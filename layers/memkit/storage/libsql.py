@@ -90,10 +90,12 @@ from memkit.models import (
 from memkit.storage.base import (
     DEFAULT_TITLES,
     UNSET,
+    DeletedResource,
     DeletedThread,
     MemoryStorage,
     MessageLocation,
     SaveReceipt,
+    UpdateReceipt,
     clone_message,
     clone_thread_record,
     validate_task_name,
@@ -250,6 +252,9 @@ ON CONFLICT(id) DO UPDATE SET
     updated_at = max(resources.updated_at, excluded.updated_at)
 RETURNING {RESOURCE_COLUMNS}"""
 SELECT_RESOURCE_THREAD_IDS_SQL = "SELECT id FROM threads WHERE resource_id = ? ORDER BY id"
+SELECT_RESOURCE_MESSAGE_RESOURCES_SQL = (
+    "SELECT DISTINCT resource_id FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE resource_id = ?)"
+)
 DELETE_RESOURCE_MESSAGES_SQL = "DELETE FROM messages WHERE thread_id IN (SELECT id FROM threads WHERE resource_id = ?)"
 DELETE_RESOURCE_THREADS_SQL = "DELETE FROM threads WHERE resource_id = ?"
 DELETE_RESOURCE_SQL = "DELETE FROM resources WHERE id = ?"
@@ -738,14 +743,20 @@ class LibSQLStore(MemoryStorage):
         return MessagePage(messages=page, **page_meta(total, query.page, query.per_page, len(page)))
 
     def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
+        return self.update_messages_with_receipt(updates).messages
+
+    def update_messages_with_receipt(self, updates: Sequence[MessageUpdate]) -> UpdateReceipt:
         now = format_ts(utc_now())
         updated: list[Message] = []
+        previous: dict[str, MessageLocation] = {}
         with self.transaction() as conn:
             for update in updates:
                 row = conn.execute(SELECT_MESSAGE_SQL, (update.id,)).fetchone()
                 if row is None:
                     continue
                 before = _message_from_row(row)
+                # An id updated twice: where it was before the first of them.
+                previous.setdefault(before.id, MessageLocation(before.thread_id, before.resource_id))
                 after = _apply_message_update(before, update)
                 if after.thread_id != before.thread_id:
                     self._require_threads(conn, {after.thread_id})
@@ -753,7 +764,7 @@ class LibSQLStore(MemoryStorage):
                 conn.execute(UPSERT_MESSAGE_SQL, _message_params(after))
                 conn.execute(BUMP_THREAD_WITH_MESSAGE_SQL, (now, format_ts(after.created_at), after.thread_id))
                 updated.append(after)
-        return updated
+        return UpdateReceipt(updated, previous)
 
     def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
         if not message_ids:
@@ -814,13 +825,16 @@ class LibSQLStore(MemoryStorage):
             row = conn.execute(sql, (*insert_params, *merge_params)).fetchone()
         return _resource_from_row(row)
 
-    def delete_resource(self, resource_id: str) -> list[str]:
+    def delete_resource(self, resource_id: str) -> DeletedResource:
         with self.transaction() as conn:
             thread_ids = [row[0] for row in conn.execute(SELECT_RESOURCE_THREAD_IDS_SQL, (resource_id,)).fetchall()]
+            message_resources = frozenset(
+                row[0] for row in conn.execute(SELECT_RESOURCE_MESSAGE_RESOURCES_SQL, (resource_id,)).fetchall()
+            )
             conn.execute(DELETE_RESOURCE_MESSAGES_SQL, (resource_id,))
             conn.execute(DELETE_RESOURCE_THREADS_SQL, (resource_id,))
             conn.execute(DELETE_RESOURCE_SQL, (resource_id,))
-        return thread_ids
+        return DeletedResource(thread_ids, message_resources)
 
     # ------------------------------------------------------------ clone
 
