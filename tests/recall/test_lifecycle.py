@@ -94,36 +94,23 @@ def test_a_message_that_loses_its_text_loses_its_vectors(
     assert backend.stored_ids(resource_id) == []
 
 
-def _record_calls(monkeypatch: pytest.MonkeyPatch, target: object, method: str) -> list[tuple[Any, ...]]:
-    """Wrap ``target.method`` so every call is recorded and still does its real work."""
-    calls: list[tuple[Any, ...]] = []
-    real = getattr(target, method)
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(target, method, recording)
-    return calls
-
-
 def test_an_update_that_leaves_the_indexed_fields_alone_embeds_nothing(
-    backend: Backend, make_memory: Callable[..., Memory], resource_id: str, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str, first_arguments: Callable[[Any, str], list[Any]]
 ) -> None:
     memory = make_memory()
     thread_id = _thread(memory, resource_id)
     memory.save_messages([text_message("m1", thread_id, resource_id, "The boat is moored at pier four", at=1)])
-    embed_calls = _record_calls(monkeypatch, memory.embedder, "embed")
+    embedded = first_arguments(memory.embedder, "embed")
 
     # When only fields the index does not hold change (content.metadata, type, other content)
     memory.update_messages([{"id": "m1", "content": {"metadata": {"reviewed": True}}}])
     memory.update_messages([{"id": "m1", "type": "v3", "content": {"providerMetadata": {"x": 1}}}])
     # Then the unchanged text is not embedded again
-    assert embed_calls == []
+    assert embedded == []
 
     # When the text changes, it is embedded once
     memory.update_messages([{"id": "m1", "content": {"parts": [{"type": "text", "text": "The boat moved to pier nine"}]}}])
-    assert embed_calls == [(["The boat moved to pier nine"],)]
+    assert embedded == [["The boat moved to pier nine"]]
     assert backend.stored_ids(resource_id) == ["m1#0"]
 
 
@@ -139,11 +126,11 @@ def test_an_update_of_the_role_alone_reindexes_the_message(
 
 
 def test_a_sync_save_indexes_the_saved_messages_without_reading_them_back(
-    backend: Backend, make_memory: Callable[..., Memory], resource_id: str, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, make_memory: Callable[..., Memory], resource_id: str, first_arguments: Callable[[Any, str], list[Any]]
 ) -> None:
     memory = make_memory()
     thread_id = _thread(memory, resource_id)
-    reads_by_id = _record_calls(monkeypatch, backend.store, "list_messages_by_id")
+    reads_by_id = first_arguments(backend.store, "list_messages_by_id")
 
     memory.save_messages(
         [
