@@ -10,7 +10,6 @@ from functools import cached_property
 from infra.local import stack
 
 
-
 class LocalServices:
     def __init__(self) -> None:
         self._services: list[stack.Service] = []

@@ -33,15 +33,13 @@ def botocore_session() -> Any:
         return _session
 
 
-def create_client(service: str, *, region: str | None = None, endpoint_url: str | None = None, **config: Any) -> Any:
+def create_client(service: str, **config: Any) -> Any:
     """A new botocore client for ``service`` from the process session; ``config`` are
     ``botocore.config.Config`` options."""
     from botocore.config import Config
 
     with _session_lock:
-        return botocore_session().create_client(
-            service, region_name=region, endpoint_url=endpoint_url, config=Config(**config) if config else None
-        )
+        return botocore_session().create_client(service, config=Config(**config) if config else None)
 
 
 def share_session_with(connection: Any) -> Any:

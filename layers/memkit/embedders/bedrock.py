@@ -3,10 +3,10 @@
 Selected by ``MEMKIT_EMBEDDER=bedrock/<model-id>``. Titan v2 embeds one text per InvokeModel
 call, with ``dimensions`` 256, 512 or 1024 and ``normalize: true`` (unit vectors, so cosine and
 dot product agree). A batch runs up to ``MAX_CONCURRENCY`` calls at once on a small thread pool:
-boto3 clients are thread-safe, and indexing a long message (several chunks) should not cost
+botocore clients are thread-safe, and indexing a long message (several chunks) should not cost
 several round trips in a row.
 
-boto3 is imported on first use and the client built once per container. Its own retry mode
+The client is built on first use, from memkit's one botocore session (``memkit.aws``). Its retry mode
 ("standard", 3 attempts) absorbs brief throttling; what still fails is classified for the job
 queue by ``memkit.bedrock_errors``, the same way as for the Bedrock language model.
 """

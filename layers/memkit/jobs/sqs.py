@@ -1,8 +1,8 @@
 """Jobs on Amazon SQS, run by the worker Lambda (``functions/worker``).
 
-The client is built on the first enqueue, not with the queue: most API requests never enqueue,
-and boto3 costs about 300 ms to import. botocore picks the endpoint up from
-``AWS_ENDPOINT_URL_SQS`` (moto locally), and region and credentials from the usual variables.
+The client is built on the first enqueue, not with the queue (most API requests never enqueue),
+from memkit's one botocore session (``memkit.aws``). botocore picks the endpoint up from
+``AWS_ENDPOINT_URL_SQS``, and region and credentials from the usual variables.
 
 A failed send raises, never drops: throttling, 5xx and connection failures as
 ``RetryableError`` (the API answers 503 and the client may retry), anything else as

@@ -1,8 +1,8 @@
 """Amazon Bedrock through the Converse API (one request shape for every model family).
 
-The ``bedrock-runtime`` client is built on first use and reused; boto3 is imported then too,
-so an API container that only enqueues title jobs never loads it for this. Region, endpoint
-and credentials come from the standard AWS variables.
+The ``bedrock-runtime`` client is built on first use, from memkit's one botocore session
+(``memkit.aws``), so an API container that only enqueues title jobs never builds it. Region,
+endpoint and credentials come from the standard AWS variables.
 
 Errors are classified for the job queue by ``memkit.bedrock_errors``, the same way as for the
 Bedrock embedder: transient faults are retried through queue visibility, the rest are
