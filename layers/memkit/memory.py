@@ -415,6 +415,10 @@ class Memory:
         for message in messages:
             if message.thread_id in seen or message.thread_id in self._titles_settled:
                 continue
+            # A title is made from the user's words: a save without any (an assistant's reply
+            # first, a user's image alone) claims nothing, so the save that brings them does.
+            if message.role != "user" or not message.text().strip():
+                continue
             seen.add(message.thread_id)
             thread = self.storage.get_thread(message.thread_id)
             if thread is None:

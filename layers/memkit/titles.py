@@ -34,6 +34,9 @@ TITLE_MAX_CHARS = 80
 PROMPT_MAX_CHARS = 2000
 # Room for a short title, plus slack for models that think out loud before answering.
 TITLE_MAX_TOKENS = 256
+# How many of a thread's first user messages the job reads to find one with words (a user may
+# open with an image alone).
+FIRST_USER_MESSAGES_READ = 10
 EXTRACTIVE_MAX_WORDS = 10
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
@@ -154,12 +157,15 @@ def generate_title(job: GenerateTitleJob, context: "JobContext") -> str:
             resource_id=thread.resource_id,
             filter={"roles": ["user"]},
             page=0,
-            per_page=1,
+            per_page=FIRST_USER_MESSAGES_READ,
             order_by={"field": "createdAt", "direction": "ASC"},
         )
     )
-    first_text = page.messages[0].text() if page.messages else ""
+    first_text = next((text for m in page.messages if (text := m.text()).strip()), "")
     if not first_text.strip():
+        # Saves claim a title only with a user's words, so they were deleted or edited away
+        # since: give the claim back, and the next save with some asks again.
+        storage.release_thread_task(thread.id, "title")
         return "no_user_message"
 
     system, prompt = build_prompt(config.instructions, first_text)
@@ -171,6 +177,7 @@ def generate_title(job: GenerateTitleJob, context: "JobContext") -> str:
         )
         title = extractive_title(prompt)
     if title is None:
+        storage.release_thread_task(thread.id, "title")
         return "no_usable_title"
     if storage.set_title_if_untitled(thread.id, title):
         return "written"

@@ -112,6 +112,65 @@ def test_title_appears_on_the_embedded_default_with_no_servers(
     assert runtime.jobs.name == "inprocess"
 
 
+def test_a_thread_opened_by_the_assistant_is_titled_from_the_first_user_message(
+    file_db: str, runtimes: Callable[..., Runtime], api: Callable[[Runtime], ApiClient]
+) -> None:
+    # Given an agent whose greeting is saved before the user says anything
+    runtime = runtimes(file_db, agents={"default": {"generateTitle": True}})
+    client = api(runtime)
+    thread = create_thread(client)
+    assert save(client, thread, "Hi! How can I help you today?", role="assistant").status_code == 200
+
+    # When the user then speaks
+    assert save(client, thread, "Which trams go to Belém in Lisbon?", offset_ms=10).status_code == 200
+
+    # Then the thread is titled from the user's words
+    assert wait_for(lambda: title_of(client, thread), what="the title") == "Which trams go to Belém in Lisbon?"
+
+
+@pytest.mark.sqs
+def test_a_save_without_user_words_enqueues_no_title_job(
+    sqs_runtime: Callable[..., Runtime], queues: QueuePair, api: Callable[[Runtime], ApiClient]
+) -> None:
+    client = api(sqs_runtime({"default": TITLE_MODEL}))
+    thread = create_thread(client)
+    image_only = message(thread["id"], thread["resourceId"], "unused")
+    image_only["content"]["parts"] = [{"type": "file", "mimeType": "image/png", "data": "iVBORw0KGgo="}]
+
+    assert save(client, thread, "Hello, I am your assistant.", role="assistant").status_code == 200
+    assert client.post("/api/memory/save-messages", json={"messages": [image_only]}).status_code == 200
+    assert queues.depth() == 0
+
+    assert save(client, thread, "What is in this picture?", offset_ms=5).status_code == 200
+    assert queues.depth() == 1
+
+
+@pytest.mark.sqs
+def test_a_title_job_that_finds_no_user_words_gives_the_claim_back(
+    sqs_runtime: Callable[..., Runtime],
+    queues: QueuePair,
+    api: Callable[[Runtime], ApiClient],
+    invoke_worker: Callable[[Runtime, dict[str, Any]], dict[str, Any]],
+) -> None:
+    # Given a title job queued for a user message that is deleted before the worker runs
+    client = api(sqs_runtime({"default": TITLE_MODEL}))
+    worker_runtime = sqs_runtime({"default": TITLE_MODEL})
+    thread = create_thread(client)
+    first = message(thread["id"], thread["resourceId"], "Plan a weekend in Lisbon")
+    assert client.post("/api/memory/save-messages", json={"messages": [first]}).status_code == 200
+    [received] = queues.receive_exactly(1)
+    assert client.post("/api/memory/messages/delete", json={"messageIds": [first["id"]]}).status_code == 200
+
+    # When the worker runs it
+    assert invoke_worker(worker_runtime, sqs_event([received], queues.arn)) == {"batchItemFailures": []}
+
+    # Then the claim is free again: the next user message, saved by another container, asks anew
+    other_container = api(sqs_runtime({"default": TITLE_MODEL}))
+    assert save(other_container, thread, "Plan a weekend in Porto", offset_ms=10).status_code == 200
+    [asked_again] = queues.receive_exactly(1)
+    assert json.loads(asked_again["Body"])["thread_id"] == thread["id"]
+
+
 @pytest.mark.sqs
 def test_user_rename_between_enqueue_and_worker_wins(
     sqs_runtime: Callable[..., Runtime],
