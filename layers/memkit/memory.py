@@ -37,13 +37,12 @@ from memkit.models import (
     Resource,
     Thread,
     ThreadPage,
-    deep_merge,
     parse_model,
     utc_now,
     validate_id,
     validate_metadata_keys,
 )
-from memkit.storage.base import DEFAULT_TITLES, UNSET, MemoryStorage
+from memkit.storage.base import DEFAULT_TITLES, UNSET, WORKING_MEMORY_METADATA_KEY, MemoryStorage
 
 if TYPE_CHECKING:
     from memkit.embedders.base import Embedder
@@ -220,7 +219,11 @@ class Memory:
 
     # ------------------------------------------------------------ messages
 
-    def save_messages(self, messages: Sequence[Message | Mapping[str, Any]]) -> list[Message]:
+    def save_messages(
+        self, messages: Sequence[Message | Mapping[str, Any]], *, tenant: str | None = None
+    ) -> list[Message]:
+        """``tenant``: the resource a resource-bound caller acts for; the save may then touch
+        only that resource's threads (``MemoryStorage``)."""
         self._writable()
         parsed = [
             m if isinstance(m, Message) else parse_model(Message, dict(m), what=f"messages[{i}]")
@@ -228,7 +231,8 @@ class Memory:
         ]
         if not parsed:
             return []
-        saved = self.storage.save_messages(parsed)
+        _refuse_repeated_ids(parsed)
+        saved = self.storage.save_messages(parsed, tenant=tenant)
         self._after_save(saved)
         return saved
 
@@ -238,21 +242,23 @@ class Memory:
     def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]:
         return self.storage.list_messages_by_id(list(message_ids))
 
-    def update_messages(self, updates: Sequence[MessageUpdate | Mapping[str, Any]]) -> list[Message]:
+    def update_messages(
+        self, updates: Sequence[MessageUpdate | Mapping[str, Any]], *, tenant: str | None = None
+    ) -> list[Message]:
         self._writable()
         parsed = [
             u if isinstance(u, MessageUpdate) else parse_model(MessageUpdate, dict(u), what=f"messages[{i}]")
             for i, u in enumerate(updates)
         ]
-        updated = self.storage.update_messages(parsed)
+        updated = self.storage.update_messages(parsed, tenant=tenant)
         reindexed_ids = {update.id for update in parsed if self._changes_indexed_fields(update)}
         self._after_save([m for m in updated if m.id in reindexed_ids], titles=False)
         return updated
 
-    def delete_messages(self, message_ids: Sequence[str]) -> int:
+    def delete_messages(self, message_ids: Sequence[str], *, tenant: str | None = None) -> int:
         """Deletes what exists among ``message_ids``; returns how many existed."""
         self._writable()
-        deleted = self.storage.delete_messages(list(message_ids))
+        deleted = self.storage.delete_messages(list(message_ids), tenant=tenant)
         by_resource: dict[str, list[str]] = {}
         for message_id, location in deleted.items():
             by_resource.setdefault(location.resource_id, []).append(message_id)
@@ -348,38 +354,24 @@ class Memory:
         if owner is None:
             raise ValidationError("resourceId is required when the thread does not exist", field="resourceId")
         if wm.format == "json":
-            working_memory = self._merged_json_working_memory(wm.scope, thread, owner, working_memory)
-        elif not isinstance(working_memory, str):
+            patch = _working_memory_patch(working_memory)
+
+            def merged(current: Any) -> str:
+                return json.dumps(merge_working_memory(_working_memory_object(current), patch), ensure_ascii=False)
+
+            # Merged inside the store's atomic read-modify-write: concurrent patches of
+            # different keys all land.
+            if wm.scope == "thread":
+                self.storage.modify_thread_working_memory(thread_id, merged, resource_id=owner)
+            else:
+                self.storage.modify_resource_working_memory(owner, merged)
+            return
+        if not isinstance(working_memory, str):
             raise ValidationError("workingMemory must be a string (markdown template)", field="workingMemory")
         if wm.scope == "thread":
-            self.storage.update_thread(thread_id, metadata={"workingMemory": working_memory}, resource_id=owner)
+            self.storage.update_thread(thread_id, metadata={WORKING_MEMORY_METADATA_KEY: working_memory}, resource_id=owner)
         else:
             self.storage.update_resource(owner, working_memory=working_memory)
-
-    def _merged_json_working_memory(
-        self, scope: str, thread: Thread | None, owner: str, update: str | dict[str, Any]
-    ) -> str:
-        if isinstance(update, str):
-            try:
-                update = json.loads(update)
-            except json.JSONDecodeError as exc:
-                raise ValidationError(f"workingMemory must be JSON for a schema agent: {exc}", field="workingMemory") from None
-        if not isinstance(update, dict):
-            raise ValidationError("workingMemory must be a JSON object for a schema agent", field="workingMemory")
-        if scope == "thread":
-            current_raw = (thread.metadata or {}).get("workingMemory") if thread else None
-        else:
-            resource = self.storage.get_resource(owner)
-            current_raw = resource.working_memory if resource else None
-        current: dict[str, Any] = {}
-        if isinstance(current_raw, str) and current_raw.strip():
-            try:
-                loaded = json.loads(current_raw)
-                current = loaded if isinstance(loaded, dict) else {}
-            except json.JSONDecodeError:
-                # A markdown value left from before the agent switched to a schema: start over.
-                current = {}
-        return json.dumps(deep_merge(current, update), ensure_ascii=False)
 
     # ------------------------------------------------------------ follow-up work
 
@@ -480,3 +472,53 @@ class Memory:
             thread_ids=thread_ids,
             whole_resource=whole_resource,
         )
+
+
+def _refuse_repeated_ids(messages: Sequence[Message]) -> None:
+    """One save, one version of each message: which of two copies should win is the caller's
+    call, and silently keeping the last one loses the other."""
+    seen: set[str] = set()
+    for index, message in enumerate(messages):
+        if message.id in seen:
+            raise ValidationError(
+                f"messages[{index}].id {message.id!r} appears more than once in this save", field=f"messages[{index}].id"
+            )
+        seen.add(message.id)
+
+
+def merge_working_memory(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Mastra's schema working-memory merge: objects merge key by key, ``null`` deletes the key,
+    anything else (arrays included) replaces."""
+    merged = dict(current)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_working_memory(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _working_memory_patch(update: str | dict[str, Any]) -> dict[str, Any]:
+    if isinstance(update, str):
+        try:
+            update = json.loads(update)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"workingMemory must be JSON for a schema agent: {exc}", field="workingMemory") from None
+    if not isinstance(update, dict):
+        raise ValidationError("workingMemory must be a JSON object for a schema agent", field="workingMemory")
+    return update
+
+
+def _working_memory_object(stored: Any) -> dict[str, Any]:
+    if isinstance(stored, dict):
+        return stored
+    if isinstance(stored, str) and stored.strip():
+        try:
+            loaded = json.loads(stored)
+        except json.JSONDecodeError:
+            # A markdown value left from before the agent switched to a schema: start over.
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+    return {}

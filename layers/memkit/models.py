@@ -142,13 +142,36 @@ class WireModel(BaseModel):
     )
 
     def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        try:
+            return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        except ValueError:
+            # pydantic gives up serializing past ~250 levels. Input is refused long before
+            # that (memkit.jsonvalues), but a value stored by an older version must still read
+            # back rather than break every read of its thread.
+            return _plain_wire(self)
 
     @field_serializer("*", when_used="json", check_fields=False)
     def _serialise_datetimes(self, value: Any) -> Any:
         if isinstance(value, datetime):
             return format_ts(value)
         return value
+
+
+def _plain_wire(value: Any) -> Any:
+    """``to_wire`` without pydantic's serializer: the JSON encoder that renders the response
+    handles nesting up to the interpreter's recursion limit."""
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        wire = {
+            (info.alias or name): _plain_wire(getattr(value, name)) for name, info in fields.items()
+        }
+        wire.update({key: _plain_wire(item) for key, item in (value.model_extra or {}).items()})
+        return wire
+    if isinstance(value, datetime):
+        return format_ts(value)
+    if isinstance(value, list):
+        return [_plain_wire(item) for item in value]
+    return value
 
 
 def _coerce_ts(value: Any, info_field: str) -> Any:
@@ -359,14 +382,25 @@ THREADS_PER_PAGE_DEFAULT = 100
 MESSAGES_PER_PAGE_DEFAULT = 40
 
 
+# The largest page number, page size, include window or clone limit: far beyond any real
+# history, and small enough that offsets (page x perPage) stay inside the 64-bit integers
+# SQLite binds.
+MAX_COUNT = 2**31 - 1
+
+
+def check_count(value: int, field: str) -> int:
+    if not 0 <= value <= MAX_COUNT:
+        raise ValidationError(f"{field} must be an integer from 0 to {MAX_COUNT}, got {value}", field=field)
+    return value
+
+
 def normalize_pagination(page: Any, per_page: Any, default: int) -> tuple[int, int | None]:
     """Returns (page, per_page) where per_page None means "everything" (perPage false)."""
     if page is None:
         page = 0
     if isinstance(page, bool) or not isinstance(page, int):
         raise ValidationError(f"page must be a non-negative integer, got {page!r}", field="page")
-    if page < 0:
-        raise ValidationError(f"page must be a non-negative integer, got {page}", field="page")
+    check_count(page, "page")
     if per_page is False:
         if page != 0:
             raise ValidationError("perPage false returns everything and requires page 0", field="page")
@@ -377,7 +411,7 @@ def normalize_pagination(page: Any, per_page: Any, default: int) -> tuple[int, i
         raise ValidationError(f"perPage must be an integer or false, got {per_page!r}", field="perPage")
     if per_page < 0:
         return page, default
-    return page, per_page
+    return page, check_count(per_page, "perPage")
 
 
 class DateRange(WireModel):
@@ -410,9 +444,7 @@ class IncludeItem(WireModel):
     @field_validator("with_previous_messages", "with_next_messages")
     @classmethod
     def _non_negative(cls, v: int, info: Any) -> int:
-        if v < 0:
-            raise ValidationError(f"include.{to_camel(info.field_name)} must be >= 0", field="include")
-        return v
+        return check_count(v, f"include.{to_camel(info.field_name)}")
 
 
 class MessageFilter(WireModel):
@@ -562,9 +594,7 @@ class CloneOptions(WireModel):
     @field_validator("message_limit")
     @classmethod
     def _limit(cls, v: int | None) -> int | None:
-        if v is not None and v < 0:
-            raise ValidationError("options.messageLimit must be >= 0", field="options.messageLimit")
-        return v
+        return None if v is None else check_count(v, "options.messageLimit")
 
 
 class CloneThreadInput(WireModel):
@@ -596,6 +626,9 @@ def parse_model(model: type[ModelT], data: Any, *, what: str | None = None) -> M
     that names the offending field (the HTTP layer answers 400 with it)."""
     from pydantic import ValidationError as PydanticValidationError
 
+    from memkit.jsonvalues import check
+
+    check(data, what or "")
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:

@@ -154,3 +154,15 @@ class LambdaApi:
             base64_body=base64_body,
         )
         return LambdaResponse.from_result(self.module.handler(event, LambdaContext()))
+
+
+def threads_of(api: ApiClient, resource_id: str) -> list[dict[str, Any]]:
+    response = api.get("/api/memory/threads", params={"resourceId": resource_id})
+    assert response.status_code == 200, response.text
+    return response.json()["threads"]
+
+
+def messages_of(api: ApiClient, thread_id: str) -> list[dict[str, Any]]:
+    response = api.get(f"/api/memory/threads/{thread_id}/messages")
+    assert response.status_code == 200, response.text
+    return response.json()["messages"]

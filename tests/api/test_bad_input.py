@@ -8,19 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.support import ApiClient, message, uid
-
-
-def threads_of(api: ApiClient, resource_id: str) -> list[dict[str, Any]]:
-    response = api.get("/api/memory/threads", params={"resourceId": resource_id})
-    assert response.status_code == 200, response.text
-    return response.json()["threads"]
-
-
-def messages_of(api: ApiClient, thread_id: str) -> list[dict[str, Any]]:
-    response = api.get(f"/api/memory/threads/{thread_id}/messages")
-    assert response.status_code == 200, response.text
-    return response.json()["messages"]
+from tests.api.support import ApiClient, message, messages_of, threads_of, uid
 
 
 def new_thread(api: ApiClient, resource_id: str) -> str:

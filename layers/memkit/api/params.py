@@ -21,31 +21,14 @@ Every failure is a ``ValidationError`` naming the parameter, which the API answe
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from memkit import jsonvalues
 from memkit.api.errors import UnsupportedMediaTypeError
 from memkit.errors import PayloadTooLargeError, ValidationError
 
 UNDEFINED = "undefined"
-
-
-def _reject_non_json_number(text: str) -> Any:
-    # Python's json accepts NaN and Infinity (and reads 1e999 as infinity), which JSON does
-    # not; stored, they would come back as null, so the caller hears about it instead.
-    raise ValidationError(f"{text} is not a finite JSON number", field="body")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        _reject_non_json_number(text)
-    return value
-
-
-def _loads(raw: str | bytes) -> Any:
-    return json.loads(raw, parse_constant=_reject_non_json_number, parse_float=_finite_float)
 
 
 class Query:
@@ -67,9 +50,7 @@ class Query:
         if raw is None:
             return None
         try:
-            value = _loads(raw)
-        except ValidationError as exc:
-            raise ValidationError(f"{name}: {exc}", field=name) from None
+            value = jsonvalues.loads(raw, name)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"{name} must be a JSON-encoded {_kind(expected)}: {exc.msg}", field=name) from None
         if value is None:
@@ -172,7 +153,7 @@ async def read_json_object(request: Any, max_bytes: int) -> dict[str, Any]:
             field="Content-Type",
         )
     try:
-        body = _loads(raw)
+        body = jsonvalues.loads(raw, "body")
     except UnicodeDecodeError:
         raise ValidationError("Request body is not valid UTF-8", field="body") from None
     except json.JSONDecodeError as exc:

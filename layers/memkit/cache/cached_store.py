@@ -744,13 +744,27 @@ class CachedMemoryStorage(MemoryStorage):
         metadata: dict[str, Any] | None = None,
         resource_id: str | None = None,
     ) -> Thread:
+        return self._write_thread(
+            thread_id, lambda: self.inner.update_thread(thread_id, title=title, metadata=metadata, resource_id=resource_id)
+        )
+
+    def modify_thread_working_memory(
+        self, thread_id: str, modify: Callable[[Any], str], *, resource_id: str | None = None
+    ) -> Thread:
+        return self._write_thread(
+            thread_id, lambda: self.inner.modify_thread_working_memory(thread_id, modify, resource_id=resource_id)
+        )
+
+    def _write_thread(self, thread_id: str, write: Callable[[], Thread]) -> Thread:
+        """A write that returns the whole thread: the cached window keeps its messages and
+        takes the new thread."""
         if not self._usable_id(thread_id):
-            return self.inner.update_thread(thread_id, title=title, metadata=metadata, resource_id=resource_id)
+            return write()
         key = self.thread_key(thread_id)
         slot = self._read_before_write([key]).get(key)
         before = self._entry(slot, ThreadEntry)
         try:
-            updated = self.inner.update_thread(thread_id, title=title, metadata=metadata, resource_id=resource_id)
+            updated = write()
         except BaseException as exc:
             self._after_failed_write([key], exc)
             raise
@@ -787,17 +801,17 @@ class CachedMemoryStorage(MemoryStorage):
 
     # ------------------------------------------------------------ messages
 
-    def save_messages(self, messages: Sequence[Message]) -> list[Message]:
-        return self.save_messages_with_receipt(messages).messages
+    def save_messages(self, messages: Sequence[Message], *, tenant: str | None = None) -> list[Message]:
+        return self.save_messages_with_receipt(messages, tenant=tenant).messages
 
-    def save_messages_with_receipt(self, messages: Sequence[Message]) -> SaveReceipt:
+    def save_messages_with_receipt(self, messages: Sequence[Message], *, tenant: str | None = None) -> SaveReceipt:
         if not messages:
-            return self.inner.save_messages_with_receipt(messages)
+            return self.inner.save_messages_with_receipt(messages, tenant=tenant)
         thread_ids = list(dict.fromkeys(m.thread_id for m in messages if self._usable_id(m.thread_id)))
         keys = [self.thread_key(thread_id) for thread_id in thread_ids]
         slots = self._read_before_write(keys) if keys else {}
         try:
-            receipt = self.inner.save_messages_with_receipt(messages)
+            receipt = self.inner.save_messages_with_receipt(messages, tenant=tenant)
         except BaseException as exc:
             self._after_failed_write(keys, exc)
             raise
@@ -838,7 +852,7 @@ class CachedMemoryStorage(MemoryStorage):
     def list_messages_by_resource_id(self, query: ListMessagesByResourceInput) -> MessagePage:
         return self.inner.list_messages_by_resource_id(query)
 
-    def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
+    def update_messages(self, updates: Sequence[MessageUpdate], *, tenant: str | None = None) -> list[Message]:
         targets = {u.thread_id for u in updates if u.thread_id is not None}
         receipts: list[UpdateReceipt] = []
 
@@ -852,16 +866,16 @@ class CachedMemoryStorage(MemoryStorage):
             return [self.thread_key(t) for t in sorted(thread_ids) if self._usable_id(t)]
 
         def write() -> list[Message]:
-            receipts.append(self.inner.update_messages_with_receipt(updates))
+            receipts.append(self.inner.update_messages_with_receipt(updates, tenant=tenant))
             return receipts[0].messages
 
         return self._writing(keys, write)
 
-    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
+    def delete_messages(self, message_ids: Sequence[str], *, tenant: str | None = None) -> dict[str, MessageLocation]:
         deleted: dict[str, MessageLocation] = {}
 
         def delete() -> dict[str, MessageLocation]:
-            deleted.update(self.inner.delete_messages(message_ids))
+            deleted.update(self.inner.delete_messages(message_ids, tenant=tenant))
             return deleted
 
         # The store reports the threads it touched; a delete that failed part-way reports
@@ -902,6 +916,9 @@ class CachedMemoryStorage(MemoryStorage):
             resource_id,
             lambda: self.inner.update_resource(resource_id, working_memory=working_memory, metadata=metadata),
         )
+
+    def modify_resource_working_memory(self, resource_id: str, modify: Callable[[str | None], str]) -> Resource:
+        return self._write_resource(resource_id, lambda: self.inner.modify_resource_working_memory(resource_id, modify))
 
     def _write_resource(self, resource_id: str, write: Callable[[], Resource]) -> Resource:
         """The store returns the whole resource after a save or an update, so with a token read

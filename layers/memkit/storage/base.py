@@ -14,9 +14,9 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
-from memkit.errors import ValidationError
+from memkit.errors import ForbiddenError, ValidationError
 from memkit.models import (
     CloneThreadInput,
     CloneThreadResult,
@@ -34,6 +34,9 @@ from memkit.models import (
 
 # Sentinel: "argument not given", distinct from an explicit None (which clears a value).
 UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET", "__bool__": lambda self: False})()
+
+# Where thread-scoped working memory lives in a thread's metadata (Mastra's place for it).
+WORKING_MEMORY_METADATA_KEY = "workingMemory"
 
 # Titles that title generation may replace (a thread "without a title").
 DEFAULT_TITLES = frozenset({"", "New Thread", "New thread", "Untitled"})
@@ -78,6 +81,21 @@ def clone_message(original: Message, thread: Thread, resource_id: str | None) ->
             "content": original.content.model_copy(deep=True),
         }
     )
+
+
+def foreign_message_error(message_id: str) -> ForbiddenError:
+    """What a tenant-bound write answers for a message in another resource's thread: it names
+    the id the caller sent and nothing of the owner."""
+    return ForbiddenError(f"Message with id {message_id} belongs to another resource")
+
+
+def check_tenant_attribution(messages: Sequence[Message], tenant: str | None) -> None:
+    """A tenant-bound save or move may only attribute messages to the tenant."""
+    if tenant is None:
+        return
+    for message in messages:
+        if message.resource_id != tenant:
+            raise ForbiddenError(f"The caller may not access resource {message.resource_id}")
 
 
 class MessageLocation(NamedTuple):
@@ -141,7 +159,18 @@ class DeletedResource(NamedTuple):
 
 
 class MemoryStorage(ABC):
-    """Port for the memory domain."""
+    """Port for the memory domain.
+
+    Writes that name message ids (save, update, delete) take ``tenant``: the resource a
+    resource-bound caller acts for (``None``: a trusted caller, Mastra's semantics). With a
+    tenant, every thread the write touches must be the tenant's — the threads messages are
+    saved or moved into (``OwnershipError`` otherwise) and the threads the named messages live
+    in now (``ForbiddenError``, naming no other resource) — and messages it saves or moves must
+    be attributed to the tenant. Adapters check this inside the write itself (same transaction,
+    or conditions that pin what was read), so nothing is written when it fails and no
+    concurrent write can slip between check and write. Message ids are global: without this,
+    saving another tenant's id into one's own thread would move that message.
+    """
 
     #: short backend name reported by /api/memory/status ("libsql", "dynamodb", ...)
     name: str = "abstract"
@@ -204,13 +233,13 @@ class MemoryStorage(ABC):
     # ------------------------------------------------------------ messages
 
     @abstractmethod
-    def save_messages(self, messages: Sequence[Message]) -> list[Message]:
+    def save_messages(self, messages: Sequence[Message], *, tenant: str | None = None) -> list[Message]:
         """All or nothing. Every thread named must exist (``NotFoundError`` otherwise).
         Re-saving an id updates it; an id living in another thread moves there. Bumps each
         touched thread's ``updated_at`` and ``last_message_at`` (never backwards).
-        Returns the saved messages in input order."""
+        Returns the saved messages in input order. ``tenant``: see the class docstring."""
 
-    def save_messages_with_receipt(self, messages: Sequence[Message]) -> SaveReceipt:
+    def save_messages_with_receipt(self, messages: Sequence[Message], *, tenant: str | None = None) -> SaveReceipt:
         """``save_messages``, also reporting when the touched threads were bumped and which ids
         existed before (see ``SaveReceipt``), so a cache can apply the save to its copy.
 
@@ -218,7 +247,7 @@ class MemoryStorage(ABC):
         know the bump time, so a cache only invalidates after it. Adapters that learn both while
         saving (both built-in ones do) override it at no extra request."""
         existing = self.list_messages_by_id(list(dict.fromkeys(m.id for m in messages))) if messages else []
-        saved = self.save_messages(messages)
+        saved = self.save_messages(messages, tenant=tenant)
         previous = {m.id: MessageLocation(m.thread_id, m.resource_id) for m in existing}
         return SaveReceipt(messages=saved, previous=previous)
 
@@ -253,26 +282,30 @@ class MemoryStorage(ABC):
         """All of a resource's messages across its threads, paginated and filtered."""
 
     @abstractmethod
-    def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
+    def update_messages(self, updates: Sequence[MessageUpdate], *, tenant: str | None = None) -> list[Message]:
         """Partial updates by id. ``content.metadata`` deep-merges; other given content fields
         (``content``, ``parts``, ...) replace. A changed ``thread_id`` moves the message and bumps
-        both threads. Unknown ids are ignored. Returns the updated messages."""
+        both threads. Unknown ids are ignored. Returns the updated messages. ``tenant``: see the
+        class docstring."""
 
-    def update_messages_with_receipt(self, updates: Sequence[MessageUpdate]) -> UpdateReceipt:
+    def update_messages_with_receipt(
+        self, updates: Sequence[MessageUpdate], *, tenant: str | None = None
+    ) -> UpdateReceipt:
         """``update_messages``, also reporting where each updated message was before.
 
         This default looks the ids up first (one more read, not atomic with the update).
         Adapters that read the messages while updating (both built-in ones do) override it at
         no extra request."""
         existing = self.list_messages_by_id(list(dict.fromkeys(u.id for u in updates))) if updates else []
-        updated = self.update_messages(updates)
+        updated = self.update_messages(updates, tenant=tenant)
         return UpdateReceipt(updated, {m.id: MessageLocation(m.thread_id, m.resource_id) for m in existing})
 
     @abstractmethod
-    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
+    def delete_messages(self, message_ids: Sequence[str], *, tenant: str | None = None) -> dict[str, MessageLocation]:
         """Delete by id; empty lists and unknown ids are fine. Bumps affected threads.
         Returns where each deleted message lived (unknown ids are absent), so callers clean
-        caches and vectors without looking the ids up a second time."""
+        caches and vectors without looking the ids up a second time. ``tenant``: see the class
+        docstring (one message in another tenant's thread and nothing is deleted)."""
 
     # ------------------------------------------------------------ resources
 
@@ -292,6 +325,22 @@ class MemoryStorage(ABC):
     ) -> Resource:
         """Upsert: sets working memory if given, shallow-merges metadata, bumps ``updated_at``.
         Concurrent updates of different metadata keys must both survive (no read-modify-write)."""
+
+    @abstractmethod
+    def modify_resource_working_memory(self, resource_id: str, modify: Callable[[str | None], str]) -> Resource:
+        """Set the resource's working memory to ``modify(current)`` atomically: a concurrent
+        change between the read and the write makes the store read again and call ``modify``
+        again (so ``modify`` must be a pure function of its argument), never lose either
+        update. Upserts the resource like ``update_resource``. For schema working memory, where
+        each update merges into what is there."""
+
+    @abstractmethod
+    def modify_thread_working_memory(
+        self, thread_id: str, modify: Callable[[Any], str], *, resource_id: str | None = None
+    ) -> Thread:
+        """``modify_resource_working_memory`` for thread-scoped working memory, kept in the
+        thread's ``metadata.workingMemory``. Unknown thread: ``NotFoundError``; ``resource_id``
+        is an ownership check like ``update_thread``'s."""
 
     @abstractmethod
     def delete_resource(self, resource_id: str) -> DeletedResource:

@@ -35,7 +35,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -111,9 +111,12 @@ from memkit.storage.base import (
     MessageLocation,
     SaveReceipt,
     ThreadWindow,
+    WORKING_MEMORY_METADATA_KEY,
     UpdateReceipt,
+    check_tenant_attribution,
     clone_message,
     clone_thread_record,
+    foreign_message_error,
     validate_task_name,
 )
 from memkit.storage.common import dumps
@@ -959,6 +962,34 @@ class DynamoDBStore(MemoryStorage):
         if resource_id is not None and owner != resource_id:
             raise OwnershipError(thread_id, owner, resource_id)
 
+    @staticmethod
+    def _check_tenant(
+        tenant: str | None, target_thread_ids: set[str], pointers: Mapping[str, Any], threads: Mapping[str, Any]
+    ) -> None:
+        """A tenant-bound write may touch only the tenant's threads: those it writes into
+        (``OwnershipError``) and those its existing messages live in now (``ForbiddenError``).
+        The plan's transaction pins each pointer's thread, and a thread never changes owner, so
+        what is checked here still holds when the write commits."""
+        if tenant is None:
+            return
+        for message_id, pointer in sorted(pointers.items()):
+            thread = threads.get(pointer.thread_id)
+            if thread is not None:
+                owner = thread.resource_id
+            else:
+                # Not read: the pointer of a message attributed to its thread's owner names it.
+                owner = None if pointer.foreign else pointer.resource_id
+            if owner != tenant:
+                raise foreign_message_error(message_id)
+        for thread_id in sorted(target_thread_ids):
+            DynamoDBStore._check_owner(thread_id, threads[thread_id].resource_id, tenant)
+
+    def _check_pointers_for_tenant(self, pointers: Mapping[str, Any], tenant: str) -> None:
+        """``_check_tenant`` for messages alone: only the threads of messages foreign to their
+        thread need reading (the others' pointers name the owner)."""
+        foreign_threads = {p.thread_id for p in pointers.values() if p.foreign}
+        self._check_tenant(tenant, set(), pointers, self._get_threads(foreign_threads) if foreign_threads else {})
+
     # ------------------------------------------------------------ reads of single items
 
     def _get_thread_item(self, thread_id: str) -> Any | None:
@@ -1092,8 +1123,31 @@ class DynamoDBStore(MemoryStorage):
         metadata: dict[str, Any] | None = None,
         resource_id: str | None = None,
     ) -> Thread:
-        validate_id(thread_id, "threadId")
         validate_metadata_keys(metadata)
+        merge = None if metadata is None else lambda current: {**(current or {}), **metadata}
+        return self._update_thread(thread_id, title=title, merge_metadata=merge, resource_id=resource_id)
+
+    @_translating_errors
+    def modify_thread_working_memory(
+        self, thread_id: str, modify: Callable[[Any], str], *, resource_id: str | None = None
+    ) -> Thread:
+        def merge(current: dict[str, Any] | None) -> dict[str, Any]:
+            current = current or {}
+            return {**current, WORKING_MEMORY_METADATA_KEY: modify(current.get(WORKING_MEMORY_METADATA_KEY))}
+
+        return self._update_thread(thread_id, title=UNSET, merge_metadata=merge, resource_id=resource_id)
+
+    def _update_thread(
+        self,
+        thread_id: str,
+        *,
+        title: str | None,
+        merge_metadata: Callable[[dict[str, Any] | None], dict[str, Any]] | None,
+        resource_id: str | None,
+    ) -> Thread:
+        """Read, then write conditionally on what was read; ``merge_metadata`` maps the stored
+        metadata to the new one and is called again after a concurrent change."""
+        validate_id(thread_id, "threadId")
         thread_model = self._models.thread
         for attempt in range(_MAX_PLAN_ATTEMPTS):
             current = self._get_thread_item(thread_id)
@@ -1108,8 +1162,8 @@ class DynamoDBStore(MemoryStorage):
             if title is not UNSET:
                 actions.append(_set_or_remove(thread_model.title, title))
             condition = thread_model.pk.exists() & (thread_model.updated_at <= now)
-            if metadata is not None:
-                merged = {**(current.metadata or {}), **metadata}
+            if merge_metadata is not None:
+                merged = merge_metadata(current.metadata)
                 actions.append(thread_model.metadata.set(merged))
                 # Optimistic concurrency on the metadata text: a concurrent merge makes this
                 # write fail and re-read, so no update loses another's keys.
@@ -1305,14 +1359,17 @@ class DynamoDBStore(MemoryStorage):
 
     # ------------------------------------------------------------ saving messages
 
-    def save_messages(self, messages: Sequence[Message]) -> list[Message]:
-        return self.save_messages_with_receipt(messages).messages
+    def save_messages(self, messages: Sequence[Message], *, tenant: str | None = None) -> list[Message]:
+        return self.save_messages_with_receipt(messages, tenant=tenant).messages
 
     @_translating_errors
-    def save_messages_with_receipt(self, messages: Sequence[Message]) -> SaveReceipt:
-        """The fast path's pointer conditions prove its ids new; the read path knows the rest."""
+    def save_messages_with_receipt(self, messages: Sequence[Message], *, tenant: str | None = None) -> SaveReceipt:
+        """The fast path's pointer conditions prove its ids new; the read path knows the rest.
+        With a tenant the fast path needs no extra condition: every message is the tenant's, so
+        each thread's owner condition already requires the tenant's thread."""
         if not messages:
             return SaveReceipt(messages=[], previous={})
+        check_tenant_attribution(messages, tenant)
         # Validate everything before the first write: a bad message must leave nothing behind.
         latest = {message.id: message for message in messages}
         sized = {message_id: self._message_item(message) for message_id, message in latest.items()}
@@ -1323,7 +1380,7 @@ class DynamoDBStore(MemoryStorage):
             owners.setdefault(message.thread_id, set()).add(message.resource_id)
         if any(len(resources) > 1 for resources in owners.values()):
             # Mixed attribution in one thread: the fast path cannot prove which are foreign.
-            previous = self._save_with_reads(list(latest.values()), now)
+            previous = self._save_with_reads(list(latest.values()), now, tenant=tenant)
             return SaveReceipt(messages=list(messages), bumped_at=now, previous=previous)
 
         guards = {thread_id: _ThreadGuard(owner=next(iter(resources))) for thread_id, resources in owners.items()}
@@ -1342,6 +1399,10 @@ class DynamoDBStore(MemoryStorage):
                 )
             )
         chunks = _chunk_changes(changes)
+        if tenant is not None and len(chunks) > 1:
+            # A later transaction refusing another tenant's id would leave the earlier ones
+            # written: check the ids that exist before the first write.
+            self._check_pointers_for_tenant(self._get_pointers(latest), tenant)
         # A multi-transaction save checks every thread in its first transaction, so a missing
         # thread fails the save before anything is written.
         first_threads = set(_merge_effects(chunks[0]))
@@ -1364,10 +1425,14 @@ class DynamoDBStore(MemoryStorage):
                     missing = set(checks) - set(self._get_threads(checks))
                     if missing:
                         raise NotFoundError(f"Thread with id {sorted(missing)[0]} not found") from None
-                previous.update(self._save_with_reads([latest[change.message_id] for change in chunk], now))
+                previous.update(
+                    self._save_with_reads([latest[change.message_id] for change in chunk], now, tenant=tenant)
+                )
         return SaveReceipt(messages=list(messages), bumped_at=now, previous=previous)
 
-    def _save_with_reads(self, messages: Sequence[Message], now: datetime) -> dict[str, MessageLocation]:
+    def _save_with_reads(
+        self, messages: Sequence[Message], now: datetime, *, tenant: str | None = None
+    ) -> dict[str, MessageLocation]:
         """Save after reading the messages' pointers and threads; retried if the state moves.
         Returns where each id that already existed was before its transaction committed."""
         previous: dict[str, MessageLocation] = {}
@@ -1382,6 +1447,7 @@ class DynamoDBStore(MemoryStorage):
             for message in messages:
                 if message.thread_id not in threads:
                     raise NotFoundError(f"Thread with id {message.thread_id} not found")
+            self._check_tenant(tenant, {m.thread_id for m in messages}, pointers, threads)
             changes = [self._planned_save(message, pointers.get(message.id), threads) for message in messages]
             guards = {thread_id: _ThreadGuard.read(item) for thread_id, item in threads.items()}
             try:
@@ -1781,11 +1847,13 @@ class DynamoDBStore(MemoryStorage):
 
     # ------------------------------------------------------------ updating and deleting messages
 
-    def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
-        return self.update_messages_with_receipt(updates).messages
+    def update_messages(self, updates: Sequence[MessageUpdate], *, tenant: str | None = None) -> list[Message]:
+        return self.update_messages_with_receipt(updates, tenant=tenant).messages
 
     @_translating_errors
-    def update_messages_with_receipt(self, updates: Sequence[MessageUpdate]) -> UpdateReceipt:
+    def update_messages_with_receipt(
+        self, updates: Sequence[MessageUpdate], *, tenant: str | None = None
+    ) -> UpdateReceipt:
         if not updates:
             return UpdateReceipt([], {})
         for update in updates:
@@ -1809,6 +1877,8 @@ class DynamoDBStore(MemoryStorage):
             for message in updated.values():
                 if message.thread_id not in threads:
                     raise NotFoundError(f"Thread with id {message.thread_id} not found")
+            self._check_tenant(tenant, {m.thread_id for m in updated.values()}, pointers, threads)
+            check_tenant_attribution(list(updated.values()), tenant)
             now = utc_now()
             changes = [
                 self._planned_save(message, pointers[message_id], threads) for message_id, message in updated.items()
@@ -1829,7 +1899,7 @@ class DynamoDBStore(MemoryStorage):
         raise ConflictError("Messages kept changing while they were being updated; retry")
 
     @_translating_errors
-    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
+    def delete_messages(self, message_ids: Sequence[str], *, tenant: str | None = None) -> dict[str, MessageLocation]:
         ids = [message_id for message_id in dict.fromkeys(message_ids) if isinstance(message_id, str) and message_id]
         if not ids:
             return {}
@@ -1840,6 +1910,8 @@ class DynamoDBStore(MemoryStorage):
             pointers = self._get_pointers(ids)
             if not pointers:
                 return {}
+            if tenant is not None:
+                self._check_pointers_for_tenant(pointers, tenant)
             if attempt > 0:
                 # A condition failed: learn which threads still exist before planning again.
                 known_threads = self._get_threads({p.thread_id for p in pointers.values()})
@@ -1943,6 +2015,36 @@ class DynamoDBStore(MemoryStorage):
             actions.extend(Path(metadata_attribute(key)).set(dumps(value)) for key, value in metadata.items())
         data = resource_model(resource_pk(resource_id), RESOURCE_SK).update(actions=actions)
         return self._resource_from_raw(data["Attributes"])
+
+    @_translating_errors
+    def modify_resource_working_memory(self, resource_id: str, modify: Callable[[str | None], str]) -> Resource:
+        """A consistent read, then one UpdateItem conditional on the working memory read."""
+        validate_id(resource_id, "resourceId")
+        resource_model = self._models.resource
+        for attempt in range(_MAX_PLAN_ATTEMPTS):
+            current = self.get_resource(resource_id)
+            before = None if current is None else current.working_memory
+            value = modify(before)
+            now = utc_now()
+            actions: list[Action] = [
+                resource_model.entity.set(resource_model),
+                resource_model.updated_at.set(now),
+                resource_model.created_at.set(resource_model.created_at | now),
+                _set_or_remove(resource_model.working_memory, value),
+            ]
+            condition = (
+                resource_model.working_memory.does_not_exist()
+                if before is None
+                else resource_model.working_memory == before
+            )
+            try:
+                data = resource_model(resource_pk(resource_id), RESOURCE_SK).update(actions=actions, condition=condition)
+                return self._resource_from_raw(data["Attributes"])
+            except PynamoDBException as error:
+                if not is_condition_failure(error):
+                    raise
+            _backoff(attempt)
+        raise ConflictError(f"The working memory of resource {resource_id} kept changing while it was being updated; retry")
 
     @_translating_errors
     def delete_resource(self, resource_id: str) -> DeletedResource:

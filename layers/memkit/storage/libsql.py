@@ -45,7 +45,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -95,9 +95,12 @@ from memkit.storage.base import (
     MemoryStorage,
     MessageLocation,
     SaveReceipt,
+    WORKING_MEMORY_METADATA_KEY,
     UpdateReceipt,
+    check_tenant_attribution,
     clone_message,
     clone_thread_record,
+    foreign_message_error,
     validate_task_name,
 )
 from memkit.storage.common import dumps as _dumps
@@ -208,9 +211,12 @@ SELECT_MESSAGES_BY_IDS_SQL = (
     f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN (SELECT value FROM json_each(?)) "
     "ORDER BY created_at ASC, id ASC"
 )
-SELECT_MESSAGE_LOCATIONS_SQL = (
-    "SELECT id, thread_id, resource_id FROM messages WHERE id IN (SELECT value FROM json_each(?))"
-)
+# With the owner of each message's thread, which tenant-bound writes check.
+SELECT_MESSAGE_LOCATIONS_SQL = """
+SELECT m.id, m.thread_id, m.resource_id, t.resource_id
+FROM messages m LEFT JOIN threads t ON t.id = m.thread_id
+WHERE m.id IN (SELECT value FROM json_each(?))
+"""
 UPSERT_MESSAGE_SQL = f"""
 INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT(id) DO UPDATE SET
@@ -694,18 +700,19 @@ class LibSQLStore(MemoryStorage):
 
     # ------------------------------------------------------------ messages
 
-    def save_messages(self, messages: Sequence[Message]) -> list[Message]:
-        return self.save_messages_with_receipt(messages).messages
+    def save_messages(self, messages: Sequence[Message], *, tenant: str | None = None) -> list[Message]:
+        return self.save_messages_with_receipt(messages, tenant=tenant).messages
 
-    def save_messages_with_receipt(self, messages: Sequence[Message]) -> SaveReceipt:
+    def save_messages_with_receipt(self, messages: Sequence[Message], *, tenant: str | None = None) -> SaveReceipt:
         validated = [_as_message(message) for message in messages]
         if not validated:
             return SaveReceipt(messages=[], previous={})
+        check_tenant_attribution(validated, tenant)
         bumped_at = utc_now()
         now = format_ts(bumped_at)
         with self.transaction() as conn:
-            self._require_threads(conn, {m.thread_id for m in validated})
-            previous = self._message_locations(conn, validated)
+            self._require_threads(conn, {m.thread_id for m in validated}, tenant=tenant)
+            previous = self._message_locations(conn, [m.id for m in validated], tenant=tenant)
             target = {m.id: m.thread_id for m in validated}
             moved_from = {where.thread_id for message_id, where in previous.items() if where.thread_id != target[message_id]}
             conn.executemany(UPSERT_MESSAGE_SQL, [_message_params(m) for m in validated])
@@ -742,14 +749,18 @@ class LibSQLStore(MemoryStorage):
             total, page = _message_page(conn, where, params, query)
         return MessagePage(messages=page, **page_meta(total, query.page, query.per_page, len(page)))
 
-    def update_messages(self, updates: Sequence[MessageUpdate]) -> list[Message]:
-        return self.update_messages_with_receipt(updates).messages
+    def update_messages(self, updates: Sequence[MessageUpdate], *, tenant: str | None = None) -> list[Message]:
+        return self.update_messages_with_receipt(updates, tenant=tenant).messages
 
-    def update_messages_with_receipt(self, updates: Sequence[MessageUpdate]) -> UpdateReceipt:
+    def update_messages_with_receipt(
+        self, updates: Sequence[MessageUpdate], *, tenant: str | None = None
+    ) -> UpdateReceipt:
         now = format_ts(utc_now())
         updated: list[Message] = []
         previous: dict[str, MessageLocation] = {}
         with self.transaction() as conn:
+            if tenant is not None:
+                self._message_locations(conn, [update.id for update in updates], tenant=tenant)
             for update in updates:
                 row = conn.execute(SELECT_MESSAGE_SQL, (update.id,)).fetchone()
                 if row is None:
@@ -758,25 +769,22 @@ class LibSQLStore(MemoryStorage):
                 # An id updated twice: where it was before the first of them.
                 previous.setdefault(before.id, MessageLocation(before.thread_id, before.resource_id))
                 after = _apply_message_update(before, update)
+                check_tenant_attribution([after], tenant)
                 if after.thread_id != before.thread_id:
-                    self._require_threads(conn, {after.thread_id})
+                    self._require_threads(conn, {after.thread_id}, tenant=tenant)
                     conn.execute(BUMP_THREAD_SQL, (now, before.thread_id))
                 conn.execute(UPSERT_MESSAGE_SQL, _message_params(after))
                 conn.execute(BUMP_THREAD_WITH_MESSAGE_SQL, (now, format_ts(after.created_at), after.thread_id))
                 updated.append(after)
         return UpdateReceipt(updated, previous)
 
-    def delete_messages(self, message_ids: Sequence[str]) -> dict[str, MessageLocation]:
+    def delete_messages(self, message_ids: Sequence[str], *, tenant: str | None = None) -> dict[str, MessageLocation]:
         if not message_ids:
             return {}
-        ids = id_list(message_ids)
         now = format_ts(utc_now())
         with self.transaction() as conn:
-            deleted = {
-                message_id: MessageLocation(thread_id, resource_id)
-                for message_id, thread_id, resource_id in conn.execute(SELECT_MESSAGE_LOCATIONS_SQL, (ids,)).fetchall()
-            }
-            conn.execute(DELETE_MESSAGES_SQL, (ids,))
+            deleted = self._message_locations(conn, message_ids, tenant=tenant)
+            conn.execute(DELETE_MESSAGES_SQL, (id_list(message_ids),))
             for thread_id in sorted({location.thread_id for location in deleted.values()}):
                 conn.execute(BUMP_THREAD_SQL, (now, thread_id))
         return deleted
@@ -825,6 +833,32 @@ class LibSQLStore(MemoryStorage):
             row = conn.execute(sql, (*insert_params, *merge_params)).fetchone()
         return _resource_from_row(row)
 
+    def modify_resource_working_memory(self, resource_id: str, modify: Callable[[str | None], str]) -> Resource:
+        # BEGIN IMMEDIATE holds the write lock from the read on: no other writer comes between.
+        validate_id(resource_id, "resourceId")
+        now = format_ts(utc_now())
+        sql, merge_params = _merge_resource_sql(True, None)
+        with self.transaction() as conn:
+            row = conn.execute(SELECT_RESOURCE_SQL, (resource_id,)).fetchone()
+            value = modify(None if row is None else _resource_from_row(row).working_memory)
+            row = conn.execute(sql, (resource_id, value, None, now, now, *merge_params)).fetchone()
+        return _resource_from_row(row)
+
+    def modify_thread_working_memory(
+        self, thread_id: str, modify: Callable[[Any], str], *, resource_id: str | None = None
+    ) -> Thread:
+        with self.transaction() as conn:
+            existing = self._require_thread(conn, thread_id)
+            if resource_id is not None:
+                _check_owner(thread_id, existing.resource_id, resource_id)
+            value = modify((existing.metadata or {}).get(WORKING_MEMORY_METADATA_KEY))
+            merged_sql, merged_params = _json_object_set("metadata", {WORKING_MEMORY_METADATA_KEY: value})
+            conn.execute(
+                f"UPDATE threads SET updated_at = max(updated_at, ?), metadata = {merged_sql} WHERE id = ?",
+                (format_ts(utc_now()), *merged_params, thread_id),
+            )
+            return self._require_thread(conn, thread_id)
+
     def delete_resource(self, resource_id: str) -> DeletedResource:
         with self.transaction() as conn:
             thread_ids = [row[0] for row in conn.execute(SELECT_RESOURCE_THREAD_IDS_SQL, (resource_id,)).fetchall()]
@@ -868,11 +902,15 @@ class LibSQLStore(MemoryStorage):
         return thread
 
     @staticmethod
-    def _require_threads(conn: Any, thread_ids: set[str]) -> None:
-        rows = conn.execute(SELECT_THREAD_OWNERS_SQL, (id_list(thread_ids),)).fetchall()
-        missing = sorted(thread_ids - {row[0] for row in rows})
+    def _require_threads(conn: Any, thread_ids: set[str], *, tenant: str | None = None) -> None:
+        """Every thread exists (``NotFoundError``) and, with a tenant, is the tenant's."""
+        owners = dict(conn.execute(SELECT_THREAD_OWNERS_SQL, (id_list(thread_ids),)).fetchall())
+        missing = sorted(thread_ids - owners.keys())
         if missing:
             raise NotFoundError(f"Thread with id {missing[0]} not found")
+        if tenant is not None:
+            for thread_id in sorted(thread_ids):
+                _check_owner(thread_id, owners[thread_id], tenant)
 
     @staticmethod
     def _check_thread_owners(conn: Any, thread_ids: Sequence[str], resource_id: str) -> None:
@@ -880,10 +918,18 @@ class LibSQLStore(MemoryStorage):
             _check_owner(thread_id, owner, resource_id)
 
     @staticmethod
-    def _message_locations(conn: Any, messages: Sequence[Message]) -> dict[str, MessageLocation]:
-        """Where the ids of ``messages`` live now (ids not yet saved are absent)."""
-        rows = conn.execute(SELECT_MESSAGE_LOCATIONS_SQL, (id_list({m.id for m in messages}),)).fetchall()
-        return {message_id: MessageLocation(thread_id, resource_id) for message_id, thread_id, resource_id in rows}
+    def _message_locations(
+        conn: Any, message_ids: Iterable[str], *, tenant: str | None = None
+    ) -> dict[str, MessageLocation]:
+        """Where ``message_ids`` live now (ids not yet saved are absent). With a tenant, one of
+        them in a thread the tenant does not own is refused (read in the caller's transaction,
+        so the answer holds for its writes)."""
+        rows = conn.execute(SELECT_MESSAGE_LOCATIONS_SQL, (id_list(dict.fromkeys(message_ids)),)).fetchall()
+        if tenant is not None:
+            for message_id, _thread_id, _resource_id, thread_owner in sorted(rows):
+                if thread_owner != tenant:
+                    raise foreign_message_error(message_id)
+        return {row[0]: MessageLocation(row[1], row[2]) for row in rows}
 
     @staticmethod
     def _bump_threads_with_messages(conn: Any, messages: Sequence[Message], now: str) -> None:
