@@ -366,30 +366,43 @@ def ensure_dynamodb_local() -> Path:
     return emulator
 
 
-def ensure_redis_server() -> str:
-    """Path to redis-server, installed from Debian's packages if missing (needs root)."""
-    found = shutil.which("redis-server")
+def _ensure_debian_package(command: str, package: str) -> str:
+    """Path to ``command``, installing Debian's ``package`` if it is missing (needs root).
+
+    Under the apt lock in .cache/locks, so runs started together never race for dpkg's lock."""
+    found = shutil.which(command)
     if found:
         return found
     if os.geteuid() != 0:
         raise StackError(
-            "redis-server is not installed and installing it needs root: "
-            "run `sudo apt-get update && sudo apt-get install -y redis-server`"
+            f"{command} is not installed and installing it needs root: "
+            f"run `sudo apt-get update && sudo apt-get install -y {package}`"
         )
     with _exclusive("apt"):
-        if not shutil.which("redis-server"):
+        if not shutil.which(command):
             apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            _run_logged(["apt-get", "update"], log_name="apt-redis", what="apt-get update", env=apt_env)
+            log_name = f"apt-{package}"
+            _run_logged(["apt-get", "update"], log_name=log_name, what="apt-get update", env=apt_env)
             _run_logged(
-                ["apt-get", "install", "-y", "--no-install-recommends", "redis-server"],
-                log_name="apt-redis",
-                what="apt-get install redis-server",
+                ["apt-get", "install", "-y", "--no-install-recommends", package],
+                log_name=log_name,
+                what=f"apt-get install {package}",
                 env=apt_env,
             )
-    found = shutil.which("redis-server")
+    found = shutil.which(command)
     if found is None:
-        raise StackError("apt-get installed redis-server but it is not on PATH")
+        raise StackError(f"apt-get installed {package} but {command} is not on PATH")
     return found
+
+
+def ensure_redis_server() -> str:
+    return _ensure_debian_package("redis-server", "redis-server")
+
+
+def ensure_chromium() -> str:
+    """Path to Debian's headless-capable Chromium, for the explorer's browser tests. Browser
+    vendors' download servers are unreachable here, so Playwright drives this binary."""
+    return _ensure_debian_package("chromium", "chromium")
 
 
 def _node_package_name() -> str:

@@ -85,6 +85,7 @@ class Settings(NamedTuple):
     jwt_resource_claim: str = "sub"
     max_body_bytes: int = 5 * 1024 * 1024
     tracing: bool = False
+    explorer: bool = False  # serve the memory explorer page at /explorer
 
     # cache
     cache: str = "none"  # none | upstash
@@ -125,6 +126,8 @@ class Settings(NamedTuple):
             jwt_resource_claim=env.get("MEMKIT_JWT_RESOURCE_CLAIM") or "sub",
             max_body_bytes=_int(env, "MEMKIT_MAX_BODY_BYTES", 5 * 1024 * 1024),
             tracing=_flag(env.get("MEMKIT_TRACING"), False),
+            # A debugging page for whoever runs the agents, not part of the deployed API.
+            explorer=_flag(env.get("MEMKIT_EXPLORER"), not lambda_runtime),
             cache=(env.get("MEMKIT_CACHE") or "none").strip().lower(),
             upstash_url=env.get("UPSTASH_REDIS_REST_URL") or None,
             upstash_token=env.get("UPSTASH_REDIS_REST_TOKEN") or None,

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,9 +32,11 @@ print(json.dumps({
 """
 
 
-def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("MEMKIT_", "AWS_"))}
-    env.update(
+def cold_first_request(tmp_path: Path, **env: str) -> dict[str, Any]:
+    """A fresh interpreter imports the handler and serves one ``listThreads`` event with the
+    ApiFunction's kind of environment (plus ``env``); what it answered and loaded."""
+    child_env = {key: value for key, value in os.environ.items() if not key.startswith(("MEMKIT_", "AWS_"))}
+    child_env.update(
         {
             "MEMKIT_STORAGE_URL": f"file:{tmp_path / 'memkit.db'}",
             "MEMKIT_AUTH": "api-key",
@@ -41,14 +44,19 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
             "MEMKIT_JOBS": "sqs",
             "MEMKIT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/cold-path",
             "AWS_DEFAULT_REGION": "us-east-1",
+            **env,
         }
     )
     result = subprocess.run(
         [sys.executable, "-c", CHILD, str(REPO_ROOT / "functions" / "api" / "app.py"), str(Path(__file__).parent)],
-        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env=child_env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path) -> None:
+    outcome = cold_first_request(tmp_path)
     assert outcome["status"] == 200
     loaded = set(outcome["modules"])
     assert {"memkit.ops", "memkit.ops_args.threads"} <= loaded  # the scan sees the route's own

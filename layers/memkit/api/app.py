@@ -20,7 +20,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from memkit.api.auth import Authenticator
 from memkit.api.observability import Observability, ObservabilityMiddleware
@@ -32,6 +33,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     # Unknown paths (404) and wrong methods (405) get the same JSON error shape as the rest.
     assert isinstance(exc, HTTPException)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _explorer(request: Request) -> Response:
+    # Imported on the first page request, so the API's cold path never loads the explorer.
+    from memkit.api.explorer import serve
+
+    return serve(request)
+
+
+EXPLORER_ROUTES = [Route("/explorer", _explorer, methods=["GET"]), Route("/explorer/{asset}", _explorer, methods=["GET"])]
 
 
 def create_app(
@@ -62,8 +73,9 @@ def create_app(
             runtime.close()
 
     observability = Observability(runtime.settings, flush_metrics_per_request=flush_metrics_per_request)
+    routes = starlette_routes() + (EXPLORER_ROUTES if runtime.settings.explorer else [])
     app = Starlette(
-        routes=starlette_routes(),
+        routes=routes,
         middleware=[Middleware(ObservabilityMiddleware, observability=observability)],
         exception_handlers={HTTPException: _http_error},
         lifespan=lifespan,
