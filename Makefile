@@ -25,13 +25,18 @@ PIP_NOISE := is ignored: it is neither a file nor a directory
 
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+# Name=value stack parameters on top of samconfig.toml's, and --config-env NAME.
+DEPLOY_ARGS ?=
+SAM := .venv-sam/bin/sam
 
-.PHONY: help venv test run bench clean distclean
+.PHONY: help venv test run bench deploy-check deploy clean distclean
 
 help:
 	@echo "make test   set up .venv and run all tests (PYTEST_ARGS='-k name' to narrow)"
 	@echo "make run    serve the API on http://127.0.0.1:\$${MEMKIT_PORT:-8000}"
 	@echo "make bench  run the benchmarks (BENCH_ARGS passed on)"
+	@echo "make deploy-check  check what sam build/deploy need (DEPLOY_ARGS='AuthMode=jwt ...')"
+	@echo "make deploy        deploy-check, then sam build and sam deploy --guided"
 	@echo "make clean  remove venvs and build output; distclean also drops cached downloads"
 
 venv: $(STAMP)
@@ -60,6 +65,14 @@ run: $(STAMP)
 
 bench: $(STAMP)
 	@$(PY) -m bench $(BENCH_ARGS)
+
+deploy-check: $(STAMP)
+	@$(PY) -m infra.deploy_check $(DEPLOY_ARGS)
+
+# sam build looks for the runtime's interpreter (python3.13) on PATH: the SAM venv has one.
+deploy: deploy-check
+	@PATH="$(CURDIR)/.venv-sam/bin:$$PATH" $(SAM) build
+	@PATH="$(CURDIR)/.venv-sam/bin:$$PATH" $(SAM) deploy --guided
 
 # Keeps the downloads (DynamoDB Local, Node 22): they do not change between builds.
 clean:

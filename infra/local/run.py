@@ -69,7 +69,8 @@ def main() -> int:
         import uvicorn
 
         _print_usage(f"http://127.0.0.1:{port}")
-        uvicorn.run("memkit.api.app:create_app", factory=True, host="127.0.0.1", port=port)
+        # memkit writes one line per request itself; uvicorn's access line would be a second.
+        uvicorn.run("memkit.api.app:create_app", factory=True, host="127.0.0.1", port=port, access_log=False)
     finally:
         for service in reversed(started):
             service.stop()

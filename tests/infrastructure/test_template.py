@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from infra.cfn_template import load_template
 from infra.local import stack
 from memkit.api.auth import Authenticator
 from memkit.settings import Settings
@@ -59,32 +59,9 @@ LIBRARY_VARIABLES = {
 # ---------------------------------------------------------------------- loading the template
 
 
-class CloudFormationLoader(yaml.SafeLoader):
-    """PyYAML's safe loader plus CloudFormation's short tags (``!Ref x`` -> ``{"Ref": "x"}``)."""
-
-
-def _construct_short_tag(loader: CloudFormationLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if tag_suffix == "Ref":
-        return {"Ref": value}
-    if tag_suffix == "Condition":
-        return {"Condition": value}
-    if tag_suffix == "GetAtt" and isinstance(value, str):
-        return {"Fn::GetAtt": value.split(".", 1)}
-    return {f"Fn::{tag_suffix}": value}
-
-
-CloudFormationLoader.add_multi_constructor("!", _construct_short_tag)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE_PATH.read_text(), Loader=CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+    return load_template()
 
 
 def _resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:

@@ -53,3 +53,18 @@ def test_describe_shows_an_unset_secret_as_unset() -> None:
 def test_a_bad_number_is_a_configuration_error_naming_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=variable):
         Settings.from_env({variable: value})
+
+
+def test_logs_are_readable_lines_locally_and_json_with_metrics_in_lambda() -> None:
+    local = Settings.from_env({})
+    in_lambda = Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "memkit-api", "MEMKIT_AUTH": "jwt"})
+
+    assert (local.log_format, local.metrics) == ("text", False)
+    assert (in_lambda.log_format, in_lambda.metrics) == ("json", True)
+    forced = Settings.from_env({"MEMKIT_LOG_FORMAT": "JSON", "MEMKIT_METRICS": "1"})
+    assert (forced.log_format, forced.metrics) == ("json", True)
+
+
+def test_an_unknown_log_format_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="MEMKIT_LOG_FORMAT"):
+        Settings.from_env({"MEMKIT_LOG_FORMAT": "xml"})

@@ -2,17 +2,21 @@
 
 - **Logger** (Powertools, JSON): one access line per request, with the correlation id taken
   from API Gateway's ``requestContext.requestId`` or the ``x-request-id`` header. The logger is
-  the ``memkit`` logger, so every ``memkit.*`` module's records carry the same keys.
+  the ``memkit`` logger, so every ``memkit.*`` module's records carry the same keys. With
+  ``MEMKIT_LOG_FORMAT=text`` (the default outside Lambda) the same logger writes one readable
+  line per request instead: a person reads ``make run``'s output, CloudWatch reads JSON.
 - **Metrics** (Powertools, CloudWatch EMF): ``Requests``, ``Errors`` (status >= 500) and
   ``ClientErrors`` counts and ``Latency`` per route template (never the raw path, whose ids
   would explode cardinality). In Lambda the handler's ``log_metrics`` decorator flushes once
-  per invocation; a long-running server (``make run``) flushes after each request.
+  per invocation; a long-running server flushes after each request, and records none unless
+  ``MEMKIT_METRICS`` is on (nothing collects EMF blobs from a terminal).
 - **Tracer** (X-Ray): only with ``MEMKIT_TRACING``, because importing it costs about 400 ms of
   cold start. Metrics and Tracer are imported on first use for the same reason.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +30,21 @@ SERVICE = "memkit"
 METRICS_NAMESPACE = "memkit"
 
 logger = Logger(service=SERVICE)
+
+
+def use_text_log_lines() -> None:
+    """Plain lines instead of JSON for the ``memkit`` logger (its one Powertools handler)."""
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    class TextLineFormatter(LambdaPowertoolsFormatter):
+        # A Powertools formatter still, so per-request keys (the correlation id) can be
+        # appended as in JSON mode; only the rendering differs.
+        _plain = logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", datefmt="%H:%M:%S")
+
+        def format(self, record: logging.LogRecord) -> str:
+            return self._plain.format(record)
+
+    logger.registered_handler.setFormatter(TextLineFormatter())
 
 
 def correlation_id(scope: dict[str, Any]) -> str:
@@ -52,7 +71,11 @@ class Observability:
 
     def __init__(self, settings: Settings, *, flush_metrics_per_request: bool):
         self.tracing = settings.tracing
+        self.text_logs = settings.log_format == "text"
+        self.metrics_enabled = settings.metrics
         self.flush_metrics_per_request = flush_metrics_per_request
+        if self.text_logs:
+            use_text_log_lines()
         self._metrics: Any = None
         self._tracer: Any = None
 
@@ -75,6 +98,14 @@ class Observability:
         return self._tracer
 
     def record(self, *, route: str, status: int, latency_ms: float) -> None:
+        if self.metrics_enabled:
+            self._record_metrics(route=route, status=status, latency_ms=latency_ms)
+        tracer = self.tracer
+        if tracer is not None:
+            tracer.put_annotation(key="route", value=route)
+            tracer.put_annotation(key="status", value=status)
+
+    def _record_metrics(self, *, route: str, status: int, latency_ms: float) -> None:
         from aws_lambda_powertools.metrics import MetricUnit
 
         metrics = self.metrics
@@ -85,10 +116,6 @@ class Observability:
         metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=round(latency_ms, 3))
         if self.flush_metrics_per_request:
             metrics.flush_metrics()
-        tracer = self.tracer
-        if tracer is not None:
-            tracer.put_annotation(key="route", value=route)
-            tracer.put_annotation(key="status", value=status)
 
 
 class ObservabilityMiddleware:
@@ -122,8 +149,12 @@ class ObservabilityMiddleware:
         finally:
             latency_ms = (time.perf_counter() - started) * 1000
             route = route_label(scope)
-            logger.info(
-                "request",
-                extra={"method": scope.get("method"), "route": route, "status": status, "latency_ms": round(latency_ms, 1)},
-            )
+            if self.observability.text_logs:
+                # The path itself, ids included: locally that is what a person looks for.
+                logger.info(f"{scope.get('method')} {scope.get('path')} {status} {latency_ms:.1f} ms")
+            else:
+                logger.info(
+                    "request",
+                    extra={"method": scope.get("method"), "route": route, "status": status, "latency_ms": round(latency_ms, 1)},
+                )
             self.observability.record(route=route, status=status, latency_ms=latency_ms)

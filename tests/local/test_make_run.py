@@ -1,0 +1,82 @@
+"""What ``make run`` (``python -m infra.local.run``) shows the person who started it."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra.local import stack
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class LocalServer:
+    def __init__(self, process: subprocess.Popen[str], base_url: str):
+        self.process = process
+        self.base_url = base_url
+
+    def stop(self) -> str:
+        """Stops the server (as Ctrl-C does) and returns everything it printed."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        output, _ = self.process.communicate(timeout=30)
+        return output
+
+
+@pytest.fixture
+def local_server(tmp_path: Path) -> Iterator[LocalServer]:
+    port = stack.free_port()
+    env = {
+        **os.environ,
+        "MEMKIT_PORT": str(port),
+        "MEMKIT_STORAGE_URL": f"file:{tmp_path / 'memkit.db'}",
+        "MEMKIT_CONFIG": str(REPO_ROOT / "memkit.toml"),
+    }
+    for name in ("MEMKIT_LOG_FORMAT", "MEMKIT_METRICS", "AWS_LAMBDA_FUNCTION_NAME"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local.run"],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    server = LocalServer(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"make run did not start:\n{server.stop()}")
+        time.sleep(0.1)
+    yield server
+    server.stop()
+
+
+def test_each_request_writes_one_readable_line_and_no_metrics_blob(local_server: LocalServer) -> None:
+    requests = [
+        ("POST", "/api/memory/threads", {"resourceId": "user-1", "title": "Hello"}),
+        ("GET", "/api/memory/threads?resourceId=user-1", None),
+        ("GET", "/api/memory/threads/no-such-thread", None),
+    ]
+    for method, path, body in requests:
+        httpx.request(method, local_server.base_url + path, json=body, timeout=10)
+
+    output = local_server.stop()
+
+    request_lines = [line for line in output.splitlines() if "/api/memory/" in line and "curl" not in line]
+    assert len(request_lines) == len(requests), output
+    for line, (method, path, _) in zip(request_lines, requests):
+        # Time, level, method, path as sent (ids included), status and latency.
+        assert re.fullmatch(rf"\d\d:\d\d:\d\d (INFO|WARNING)\s+{method} {re.escape(path.split('?')[0])} \d{{3}} [\d.]+ ms", line), line
+    assert "CloudWatchMetrics" not in output
+    assert '"level"' not in output  # no JSON log line
