@@ -7,10 +7,13 @@ here are stopped when the server exits (Ctrl-C included).
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 
 from infra.local import stack
+from memkit.errors import ConfigurationError
 
 DEFAULTS = {
     "MEMKIT_STORAGE_URL": "file:./memkit.db",
@@ -56,21 +59,60 @@ def _print_usage(base_url: str) -> None:
     )
 
 
-def main() -> int:
-    port = int(os.environ.get("MEMKIT_PORT") or 8000)
-    _apply_defaults()
+class StartupError(Exception):
+    """A reason not to serve, said in one line."""
 
+
+def _port() -> int:
+    raw = os.environ.get("MEMKIT_PORT") or "8000"
+    try:
+        port = int(raw)
+    except ValueError:
+        raise StartupError(f"MEMKIT_PORT must be a port number, got {raw!r}") from None
+    if not 0 < port < 65536:
+        raise StartupError(f"MEMKIT_PORT must be between 1 and 65535, got {port}")
+    return port
+
+
+def _bind(port: int) -> socket.socket:
+    """The listening socket, bound before the banner says where to connect."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"port {port} is already in use (another make run?): stop it or choose another with MEMKIT_PORT=8001 make run"
+            ) from None
+        raise StartupError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    return sock
+
+
+def main() -> int:
     started: list[stack.Service] = []
     try:
+        port = _port()
+        _apply_defaults()
         if os.environ.get("MEMKIT_CACHE") == "upstash-local":
             _start_cache(started)
-        # Imported late: uvicorn is the server, and the app reads settings once
-        # from the environment completed above.
+        # Imported late: the app reads settings once from the environment completed above.
         import uvicorn
 
+        from memkit.api.app import create_app
+
+        # Built before the port is bound: a bad setting stops here, with its one line.
+        app = create_app()
+        sock = _bind(port)
         _print_usage(f"http://127.0.0.1:{port}")
         # memkit writes one line per request itself; uvicorn's access line would be a second.
-        uvicorn.run("memkit.api.app:create_app", factory=True, host="127.0.0.1", port=port, access_log=False)
+        config = uvicorn.Config(app, access_log=False, log_level="warning")
+        uvicorn.Server(config).run(sockets=[sock])
+    except (StartupError, ConfigurationError) as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
     finally:
         for service in reversed(started):
             service.stop()

@@ -187,7 +187,7 @@ class AgentRegistry:
             try:
                 agents[agent_id] = MemoryConfig.model_validate(table)
             except Exception as exc:  # pydantic or memkit validation: both are config errors here
-                raise ConfigurationError(f"{path}: agent {agent_id!r} has an invalid config: {exc}") from exc
+                raise ConfigurationError(f"{path}: [agents.{agent_id}] {config_problem(exc)}") from None
         return cls(agents)
 
     def get(self, agent_id: str | None) -> MemoryConfig:
@@ -207,3 +207,54 @@ class AgentRegistry:
     def max_last_messages(self) -> int:
         """The largest recent window any agent reads (the cache keeps at least this many)."""
         return max((c.last_messages or 0 for c in self._agents.values()), default=10)
+
+
+def config_problem(exc: Exception) -> str:
+    """One line for a config validation error: where, what, and for an unknown key the known
+    key it most resembles (``lastMesages`` -> did you mean ``lastMessages``?)."""
+    from pydantic import BaseModel, ValidationError as PydanticValidationError
+
+    if not isinstance(exc, PydanticValidationError):
+        return str(exc)
+    errors = exc.errors()
+    # An unknown key is the likeliest typo; a union reports one error per member otherwise.
+    error = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
+    # Union members name themselves in the location (``literal[False]``, ``SemanticRecallConfig``).
+    location = [str(part) for part in error.get("loc", ()) if not _is_union_tag(part)]
+    where = ".".join(location) or "config"
+    if error.get("type") != "extra_forbidden":
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        return f"{where}: {message}"
+    # The model the unknown key was found in, following the known keys before it.
+    model: type[BaseModel] = MemoryConfig
+    for part in location[:-1]:
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
+        nested = _model_in(field.annotation) if field is not None else None
+        if nested is None:
+            break
+        model = nested
+    known = sorted(f.alias or name for name, f in model.model_fields.items())
+    import difflib
+
+    close = difflib.get_close_matches(location[-1], known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else f" (known keys: {', '.join(known)})"
+    return f"unknown key {where}{hint}"
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part[:1].isupper())
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside a field's type (``X | None``, ``Union[Literal[False], X]``)."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None

@@ -80,3 +80,57 @@ def test_each_request_writes_one_readable_line_and_no_metrics_blob(local_server:
         assert re.fullmatch(rf"\d\d:\d\d:\d\d (INFO|WARNING)\s+{method} {re.escape(path.split('?')[0])} \d{{3}} [\d.]+ ms", line), line
     assert "CloudWatchMetrics" not in output
     assert '"level"' not in output  # no JSON log line
+
+
+def run_until_it_stops(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
+    environment = {**os.environ, "MEMKIT_STORAGE_URL": f"file:{tmp_path / 'memkit.db'}", **env}
+    environment.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+    finished = subprocess.run(
+        [sys.executable, "-m", "infra.local.run"], cwd=REPO_ROOT, env=environment,
+        capture_output=True, text=True, timeout=60,
+    )
+    return finished.returncode, (finished.stdout + finished.stderr).strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({"MEMKIT_PORT": "abc"}, "make run: MEMKIT_PORT must be a port number, got 'abc'"),
+        ({"MEMKIT_PORT": "70000"}, "make run: MEMKIT_PORT must be between 1 and 65535, got 70000"),
+        ({"MEMKIT_AUTH": "cookie"}, "make run: MEMKIT_AUTH must be one of ('none', 'api-key', 'jwt'), got 'cookie'"),
+        ({"MEMKIT_CACHE_TIMEOUT_SECONDS": "soon"}, "make run: MEMKIT_CACHE_TIMEOUT_SECONDS must be a number, got 'soon'"),
+    ],
+)
+def test_a_bad_setting_stops_make_run_with_one_line_and_no_banner(
+    tmp_path: Path, env: dict[str, str], line: str
+) -> None:
+    code, output = run_until_it_stops(tmp_path, **{"MEMKIT_PORT": str(stack.free_port()), **env})
+    assert (code, output) == (1, [line])
+
+
+def test_a_typo_in_memkit_toml_is_one_line_with_a_suggestion(tmp_path: Path) -> None:
+    config = tmp_path / "memkit.toml"
+    config.write_text("[agents.default]\nlastMesages = 5\n")
+
+    code, output = run_until_it_stops(tmp_path, MEMKIT_CONFIG=str(config), MEMKIT_PORT=str(stack.free_port()))
+
+    assert (code, output) == (1, [f"make run: {config}: [agents.default] unknown key lastMesages (did you mean lastMessages?)"])
+
+
+def test_a_busy_port_says_how_to_choose_another(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code, output = run_until_it_stops(tmp_path, MEMKIT_PORT=str(port))
+
+    assert code == 1
+    assert output == [f"make run: port {port} is already in use (another make run?): stop it or choose another with MEMKIT_PORT=8001 make run"]
+
+
+def test_the_banner_comes_once_the_port_is_bound(local_server: LocalServer) -> None:
+    # The fixture waited for /health; the first line printed names the address that answered.
+    output = local_server.stop()
+    assert output.splitlines()[0].startswith(f"memkit API on {local_server.base_url} ")
