@@ -57,7 +57,9 @@ $(STAMP): pyproject.toml layers/requirements.txt
 	@$(PY) -m pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
 	@touch $@
 
+# First on a fresh machine: DynamoDB Local, Node 22, the SAM CLI... each announced while it downloads.
 test: $(STAMP)
+	@$(PY) -m infra.local.prefetch
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 run: $(STAMP)

@@ -399,6 +399,11 @@ def ensure_redis_server() -> str:
     return _ensure_debian_package("redis-server", "redis-server")
 
 
+def ensure_curl() -> str:
+    """curl, which the README's walkthrough uses and its test runs."""
+    return _ensure_debian_package("curl", "curl")
+
+
 def ensure_chromium() -> str:
     """Path to Debian's headless-capable Chromium, for the explorer's browser tests. Browser
     vendors' download servers are unreachable here, so Playwright drives this binary."""
