@@ -12,8 +12,8 @@ Responses                                 v2
 ========================================  ============================================================
 ``message`` system / developer            ``system`` message, one ``text`` part per ``input_text``
 ``message`` user: ``input_text``          ``text`` part
-``input_image`` (URL or data URL)         ``file`` part (``image/*`` for a URL); ``detail`` in
-                                          ``providerMetadata.openai.imageDetail``
+``input_image`` (URL or data URL)         ``file`` part (``image/*`` for a URL); ``detail`` other
+                                          than ``auto`` in ``providerMetadata.openai.imageDetail``
 ``input_file`` ``file_data`` / ``file_url``  ``file`` part (the data URL's type; a URL is
                                           ``application/octet-stream``), ``filename``
 ``message`` assistant: ``output_text``    ``text`` part; the item ``id`` in
@@ -35,8 +35,8 @@ Normalised on a round trip (Responses -> v2 -> Responses): every item comes back
 ``input_text`` comes back as a string and assistant content as ``output_text`` parts; an image
 without ``detail`` comes back with ``"auto"``; consecutive assistant text parts with the same
 item id (or none) come back as one message item; ``arguments`` are re-serialised as compact
-JSON. Not kept: item ``status``, ``function_call_output`` ids, a reasoning item's raw
-``content``.
+JSON. Not kept: item ``status``, empty ``annotations``, ``function_call_output`` ids, a
+reasoning item's raw ``content``.
 
 Not expressible, left out by ``from_v2``: reasoning without an OpenAI item id (from other
 providers; a reasoning item needs its id), redacted reasoning, files in assistant messages,
@@ -195,7 +195,9 @@ def _input_block(block: Any, where: str, allowed: tuple[str, ...]) -> dict[str, 
         else:
             fail(f"{where}.image_url", "must be an http(s) URL or a base64 data URL")
         detail = block.get("detail")
-        return with_provider_meta(part, "openai", imageDetail=None if detail is None else need_str(detail, f"{where}.detail"))
+        if detail is None or need_str(detail, f"{where}.detail") == "auto":
+            return part  # "auto" is what an image without detail gets: nothing to remember
+        return with_provider_meta(part, "openai", imageDetail=detail)
     filename = block.get("filename")
     filename = None if filename is None else need_str(filename, f"{where}.filename")
     if block.get("file_url") is not None:
