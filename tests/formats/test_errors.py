@@ -121,6 +121,12 @@ V2_INPUT = {
     "a zip for Converse": (bedrock.from_v2, [v2_message("user", file("application/zip", "UEsDBA=="))], "messages[0].content.parts[0].mimeType"),
     "bad base64 for Converse": (bedrock.from_v2, [v2_message("user", file("image/png", "%%%"))], "messages[0].content.parts[0].data"),
     "a malformed data URL": (openai_responses.from_v2, [v2_message("user", file("image/png", "data:nonsense"))], "messages[0].content.parts[0].data"),
+    "plain text that is not UTF-8 for Anthropic": (anthropic.from_v2, [v2_message("user", file("text/plain", "//7/"))], "messages[0].content.parts[0].data"),
+    "a legacy invocation without a tool name": (
+        openai_chat.from_v2,
+        [{**v2_message("assistant"), "content": {"format": 2, "parts": [], "toolInvocations": [{"state": "call", "toolCallId": "c1", "args": {}}]}}],
+        "messages[0].content.toolInvocations[0].toolName",
+    ),
 }
 
 

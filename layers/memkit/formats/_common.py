@@ -49,11 +49,6 @@ def str_field(obj: dict[str, Any], key: str, path: str, *, non_empty: bool = Fal
     return need_str(field(obj, key, path), f"{path}.{key}", non_empty=non_empty)
 
 
-def optional_str(obj: dict[str, Any], key: str, path: str) -> str | None:
-    value = obj.get(key)
-    return None if value is None else need_str(value, f"{path}.{key}")
-
-
 def choice(value: Any, allowed: tuple[str, ...], path: str) -> str:
     if value not in allowed:
         fail(path, f"must be one of {', '.join(allowed)}, got {value!r}")

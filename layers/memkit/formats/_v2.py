@@ -33,9 +33,9 @@ from typing import Any, NamedTuple
 
 from memkit.formats._common import (
     choice,
-    data_url,
     fail,
     file_source,
+    is_url,
     need_dict,
     need_list,
     need_str,
@@ -43,6 +43,7 @@ from memkit.formats._common import (
     str_field,
 )
 from memkit.formats.tools import ToolCall, ToolResult
+from memkit.models import format_ts, to_ms, utc_now, validate_id
 
 ROLES = ("user", "assistant", "system", "signal")
 STATES = ("partial-call", "call", "result", "output-error")
@@ -79,8 +80,6 @@ class Stamp:
         new_id: Callable[[], str] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        from memkit.models import utc_now, validate_id
-
         self.thread_id = validate_id(thread_id, "threadId")
         self.resource_id = validate_id(resource_id, "resourceId")
         self._new_id = new_id or (lambda: str(uuid.uuid4()))
@@ -88,8 +87,6 @@ class Stamp:
         self._last: datetime | None = None
 
     def message(self, role: str) -> dict[str, Any]:
-        from memkit.models import format_ts, to_ms, validate_id
-
         created = to_ms(self._clock())
         if self._last is not None and created <= self._last:
             created = self._last + timedelta(milliseconds=1)
@@ -219,14 +216,16 @@ def _parts(message: dict[str, Any], where: str) -> list[tuple[dict[str, Any], st
     if isinstance(legacy_text, str) and legacy_text and not any(p["type"] == "text" for p, _ in located):
         located.insert(0, (text_part(legacy_text), f"{where}.content.content"))
     seen_calls = {p["toolInvocation"]["toolCallId"] for p, _ in located if p["type"] == "tool-invocation"}
-    for i, invocation in enumerate(content.get("toolInvocations") or []):
-        invocation_path = f"{where}.content.toolInvocations[{i}]"
-        part = _checked_part({"type": "tool-invocation", "toolInvocation": invocation}, invocation_path)
-        if part["toolInvocation"]["toolCallId"] not in seen_calls:
-            located.append((part, invocation_path))
+    invocations_path = f"{where}.content.toolInvocations"
+    for i, invocation in enumerate(need_list(content.get("toolInvocations") or [], invocations_path)):
+        invocation_path = f"{invocations_path}[{i}]"
+        _checked_invocation(invocation, invocation_path)
+        if invocation["toolCallId"] not in seen_calls:
+            located.append(({"type": "tool-invocation", "toolInvocation": invocation}, invocation_path))
     if not any(p["type"] == "file" for p, _ in located):
-        for i, attachment in enumerate(content.get("experimental_attachments") or []):
-            attachment_path = f"{where}.content.experimental_attachments[{i}]"
+        attachments_path = f"{where}.content.experimental_attachments"
+        for i, attachment in enumerate(need_list(content.get("experimental_attachments") or [], attachments_path)):
+            attachment_path = f"{attachments_path}[{i}]"
             located.append((_attachment_part(attachment, attachment_path), attachment_path))
     return located
 
@@ -250,16 +249,19 @@ def _checked_part(part: Any, where: str) -> dict[str, Any]:
             # AI SDK v4 kept reasoning as a plain string; it is one unsigned detail.
             part = {**part, "details": [reasoning_text(summary), *details]}
     elif kind == "tool-invocation":
-        invocation = need_dict(part.get("toolInvocation"), f"{where}.toolInvocation")
-        inv_path = f"{where}.toolInvocation"
-        str_field(invocation, "toolCallId", inv_path, non_empty=True)
-        str_field(invocation, "toolName", inv_path, non_empty=True)
-        choice(invocation.get("state"), STATES, f"{inv_path}.state")
-        if invocation.get("args") is not None:
-            need_dict(invocation["args"], f"{inv_path}.args")
-        if invocation["state"] == "output-error" and invocation.get("errorText") is not None:
-            need_str(invocation["errorText"], f"{inv_path}.errorText")
+        _checked_invocation(part.get("toolInvocation"), f"{where}.toolInvocation")
     return part
+
+
+def _checked_invocation(invocation: Any, where: str) -> None:
+    invocation = need_dict(invocation, where)
+    str_field(invocation, "toolCallId", where, non_empty=True)
+    str_field(invocation, "toolName", where, non_empty=True)
+    choice(invocation.get("state"), STATES, f"{where}.state")
+    if invocation.get("args") is not None:
+        need_dict(invocation["args"], f"{where}.args")
+    if invocation["state"] == "output-error" and invocation.get("errorText") is not None:
+        need_str(invocation["errorText"], f"{where}.errorText")
 
 
 def _attachment_part(attachment: Any, where: str) -> dict[str, Any]:
@@ -338,11 +340,10 @@ def block_as_file(block: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def file_result_block(part: dict[str, Any]) -> dict[str, Any]:
-    """A file read from a provider's tool result, as a rich-result block: base64 images as MCP
-    ``image`` blocks (what Mastra's tools produce), anything else as a ``file`` block."""
-    kind, data = file_source(part, "result")
-    if kind == "base64" and part["mimeType"].startswith("image/"):
-        return image_result_block(part["mimeType"], data)
+    """A file part read from a provider's tool result, as a rich-result block: base64 images as
+    MCP ``image`` blocks (what Mastra's tools produce), anything else as a ``file`` block."""
+    if part["mimeType"].startswith("image/") and not is_url(part["data"]):
+        return image_result_block(part["mimeType"], part["data"])
     return part
 
 
@@ -368,8 +369,3 @@ def result_turn(results: Sequence[ToolResult]) -> Turn:
             outcomes.append((Outcome(result.call_id, result=result.value), where))
     return Turn("tool", outcomes, "results")
 
-
-def as_data_url(part: dict[str, Any], where: str) -> str:
-    """A v2 file part as a URL: its own URL, or a data URL around its base64 content."""
-    kind, data = file_source(part, where)
-    return data if kind == "url" else data_url(part["mimeType"], data)

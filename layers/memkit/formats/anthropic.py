@@ -82,8 +82,8 @@ def to_v2(
     """Anthropic messages (and ``system``) as v2 messages of ``thread_id``/``resource_id``;
     ids from ``new_id`` (default UUID4), ``createdAt`` from ``clock`` (default now)."""
     turns = []
-    if system is not None:
-        turns.append(_v2.Turn("system", _system_parts(system), "system"))
+    if system is not None and (parts := _system_parts(system)):
+        turns.append(_v2.Turn("system", parts, "system"))
     for index, message in enumerate(need_list(messages, "messages")):
         turns.extend(_read_message(message, f"messages[{index}]"))
     return _v2.build_messages(turns, _v2.Stamp(thread_id, resource_id, new_id, clock))
@@ -276,7 +276,10 @@ def _file_block(part: dict[str, Any], where: str) -> dict[str, Any]:
     if mime_type == "application/pdf":
         source = {"type": "url", "url": data} if kind == "url" else {"type": "base64", "media_type": mime_type, "data": data}
     elif mime_type == "text/plain" and kind == "base64":
-        text = b64decode(data, f"{where}.data").decode("utf-8", errors="strict")
+        try:
+            text = b64decode(data, f"{where}.data").decode("utf-8")
+        except UnicodeDecodeError:
+            fail(f"{where}.data", "must be UTF-8 text: Anthropic takes plain-text documents as text")
         source = {"type": "text", "media_type": "text/plain", "data": text}
     else:
         fail(where, f"Anthropic takes images, PDFs and plain text (as content, not by URL); got {mime_type}")

@@ -104,8 +104,8 @@ def to_v2(
     """Converse messages (and ``system``) as v2 messages of ``thread_id``/``resource_id``;
     ids from ``new_id`` (default UUID4), ``createdAt`` from ``clock`` (default now)."""
     turns = []
-    if system is not None:
-        turns.append(_v2.Turn("system", _read_blocks(need_list(system, "system"), "system", ("text", "cachePoint")), "system"))
+    if system is not None and (parts := _read_blocks(need_list(system, "system"), "system", ("text", "cachePoint"))):
+        turns.append(_v2.Turn("system", parts, "system"))
     for index, message in enumerate(need_list(messages, "messages")):
         turns.extend(_read_message(message, f"messages[{index}]"))
     return _v2.build_messages(turns, _v2.Stamp(thread_id, resource_id, new_id, clock))
@@ -288,7 +288,7 @@ class _Writer:
         self.binary = binary
         self.unnamed_documents = 0
 
-    def bytes(self, data: str, where: str) -> bytes | str:
+    def binary_out(self, data: str, where: str) -> bytes | str:
         return b64decode(data, where) if self.binary == "bytes" else data
 
     def part(self, part: dict[str, Any], where: str) -> list[dict[str, Any]]:
@@ -324,7 +324,7 @@ class _Writer:
                 location["bucketOwner"] = owner
             source: dict[str, Any] = {"s3Location": location}
         else:
-            source = {"bytes": self.bytes(data, f"{where}.data")}
+            source = {"bytes": self.binary_out(data, f"{where}.data")}
         if mime_type.startswith("image/"):
             return {"image": {"format": _FORMAT_OF[mime_type], "source": source}}
         return {"document": {"format": _FORMAT_OF[mime_type], "name": self.document_name(part.get("filename")), "source": source}}
@@ -337,7 +337,7 @@ class _Writer:
 
     def reasoning(self, detail: dict[str, Any], where: str) -> dict[str, Any]:
         if detail["type"] == "redacted":
-            return {"redactedContent": self.bytes(detail["data"], f"{where}.details")}
+            return {"redactedContent": self.binary_out(detail["data"], f"{where}.details")}
         text = {"text": detail["text"]}
         if detail.get("signature"):
             text["signature"] = detail["signature"]

@@ -38,6 +38,7 @@ from memkit.agents import MemoryConfig, WorkingMemoryConfig
 from memkit.errors import ValidationError
 from memkit.formats._common import compact_json
 from memkit.formats.tools import ToolCall, ToolDefinition, ToolResult
+from memkit.models import parse_model
 
 TOOL_NAME = "updateWorkingMemory"
 
@@ -213,8 +214,6 @@ def _working_memory_config(config: Any) -> WorkingMemoryConfig:
         return config.working_memory
     if isinstance(config, WorkingMemoryConfig):
         return config
-    from memkit.models import parse_model
-
     return parse_model(WorkingMemoryConfig, config, what="workingMemory")
 
 
