@@ -368,4 +368,3 @@ def result_turn(results: Sequence[ToolResult]) -> Turn:
         else:
             outcomes.append((Outcome(result.call_id, result=result.value), where))
     return Turn("tool", outcomes, "results")
-
