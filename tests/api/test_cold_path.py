@@ -70,6 +70,7 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
         "memkit.recall.search",
         "memkit.cache.cached_store",
         "memkit.api.openapi",
+        "memkit.formats",  # provider message formats are for library users, never a request
     }
     # The collector was off while the handler was imported, and the first invocation froze
     # what the init built and turned it back on (memkit.lambda_lifecycle).
