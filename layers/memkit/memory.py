@@ -354,10 +354,14 @@ class Memory:
         if owner is None:
             raise ValidationError("resourceId is required when the thread does not exist", field="resourceId")
         if wm.format == "json":
-            patch = _working_memory_patch(working_memory)
+            from memkit.formats.working_memory import WorkingMemoryUpdate, next_working_memory
+
+            update = WorkingMemoryUpdate("json", _working_memory_patch(working_memory))
 
             def merged(current: Any) -> str:
-                return json.dumps(merge_working_memory(_working_memory_object(current), patch), ensure_ascii=False)
+                # Mastra's merge: objects merge key by key, null deletes, lists replace.
+                stored = json.dumps(current) if isinstance(current, dict) else current
+                return next_working_memory(stored, update)
 
             # Merged inside the store's atomic read-modify-write: concurrent patches of
             # different keys all land.
@@ -486,20 +490,6 @@ def _refuse_repeated_ids(messages: Sequence[Message]) -> None:
         seen.add(message.id)
 
 
-def merge_working_memory(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Mastra's schema working-memory merge: objects merge key by key, ``null`` deletes the key,
-    anything else (arrays included) replaces."""
-    merged = dict(current)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge_working_memory(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def _working_memory_patch(update: str | dict[str, Any]) -> dict[str, Any]:
     if isinstance(update, str):
         try:
@@ -509,16 +499,3 @@ def _working_memory_patch(update: str | dict[str, Any]) -> dict[str, Any]:
     if not isinstance(update, dict):
         raise ValidationError("workingMemory must be a JSON object for a schema agent", field="workingMemory")
     return update
-
-
-def _working_memory_object(stored: Any) -> dict[str, Any]:
-    if isinstance(stored, dict):
-        return stored
-    if isinstance(stored, str) and stored.strip():
-        try:
-            loaded = json.loads(stored)
-        except json.JSONDecodeError:
-            # A markdown value left from before the agent switched to a schema: start over.
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
-    return {}
