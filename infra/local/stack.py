@@ -579,6 +579,16 @@ def start_dynamodb_local(port: int | None = None) -> Service:
     ).start()
 
 
+def start_dynamodb_faults(upstream_url: str, port: int | None = None) -> Service:
+    """The fault-injecting proxy (``infra/local/dynamodb_faults.py``) in front of DynamoDB at
+    ``upstream_url``; it forwards everything until told otherwise through ``/_faults``."""
+    port = port or free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    return _stand_in(
+        "dynamodb-faults", "dynamodb_faults", port, url, {"AWS_ENDPOINT_URL_DYNAMODB": url}, ["--upstream", upstream_url]
+    )
+
+
 def start_redis(port: int | None = None) -> Service:
     redis_server = ensure_redis_server()
     port = port or free_port()
