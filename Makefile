@@ -78,7 +78,7 @@ deploy: deploy-check
 
 # Keeps the downloads (DynamoDB Local, Node 22): they do not change between builds.
 clean:
-	@rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .hypothesis *.egg-info layers/*.egg-info
+	@rm -rf $(VENV) .venv-sam .venv-checkov .aws-sam .pytest_cache .hypothesis *.egg-info layers/*.egg-info
 	@if [ -d .cache ]; then find .cache -mindepth 1 -maxdepth 1 ! -name dynamodb-local ! -name node22 -exec rm -rf {} +; fi
 	@find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 

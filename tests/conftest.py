@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from infra.local import stack
+from tests.dynamodb_faults import DynamoDBFaults
 from tests.openai_stub import OpenAIStub
 
 TEST_ENVIRONMENT = {**stack.LOCAL_AWS_ENVIRONMENT, "MEMKIT_CREATE_TABLES": "1"}
@@ -66,6 +67,16 @@ def dynamodb_endpoint(dynamodb_local: stack.Service, session_monkeypatch: pytest
     for name, value in dynamodb_local.env.items():
         session_monkeypatch.setenv(name, value)
     return dynamodb_local.url
+
+
+@pytest.fixture(scope="session")
+def dynamodb_faults(dynamodb_local: stack.Service) -> Iterator[DynamoDBFaults]:
+    """The fault-injecting proxy in front of DynamoDB Local (``infra/local/dynamodb_faults.py``),
+    passing everything through until a test calls ``inject``; tests share it, so each one that
+    injects stops again (``passing_through``)."""
+    service = stack.start_dynamodb_faults(dynamodb_local.url)
+    yield DynamoDBFaults(service.url)
+    service.stop()
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,7 @@ CACHE_DIR = REPO_ROOT / ".cache"
 LOG_DIR = CACHE_DIR / "logs"
 LOCK_DIR = CACHE_DIR / "locks"
 SAM_VENV = REPO_ROOT / ".venv-sam"
+CHECKOV_VENV = REPO_ROOT / ".venv-checkov"
 LOOPBACK = "127.0.0.1"
 
 PYTHON_VERSION = "3.13.0"
@@ -49,6 +50,9 @@ DYNAMODB_LOCAL_PACKAGE = "amplify-dynamodb-simulator@2.9.30"
 NODE_MINIMUM = (22, 13, 0)
 MASTRA_CLIENT_PACKAGE = "@mastra/client-js@1"
 SAM_REQUIREMENT = "aws-sam-cli>=1.130"
+# Pinned: a new checkov brings new checks, and the template's scan must change only when the
+# template does (bump it on purpose, then explain or fix what the new version finds).
+CHECKOV_REQUIREMENT = "checkov==3.3.30"
 
 # For any process that talks to these services (tests, benchmarks, their children): dummy
 # credentials and a region, since local services accept anything, and none of the variables
@@ -523,25 +527,35 @@ def ensure_sam() -> Path:
 
     The venv's bin/ also holds a python3.13, which `sam build` looks for on PATH.
     """
-    sam = SAM_VENV / "bin" / "sam"
-    complete = SAM_VENV / ".installed"
-    if complete.is_file() and sam.is_file():
-        return sam
-    with _exclusive("sam"):
-        if complete.is_file() and sam.is_file():
-            return sam
+    return _ensure_tool_venv(SAM_VENV, SAM_REQUIREMENT, "sam", what="sam")
+
+
+def ensure_checkov() -> Path:
+    """Path to the `checkov` IaC scanner, installed once into its own venv (.venv-checkov): it pins
+    boto3 and other libraries the project uses at other versions."""
+    return _ensure_tool_venv(CHECKOV_VENV, CHECKOV_REQUIREMENT, "checkov", what="checkov")
+
+
+def _ensure_tool_venv(venv: Path, requirement: str, command: str, *, what: str) -> Path:
+    tool = venv / "bin" / command
+    complete = venv / ".installed"
+    if complete.is_file() and tool.is_file():
+        return tool
+    with _exclusive(what):
+        if complete.is_file() and tool.is_file():
+            return tool
         # Venvs cannot be moved (scripts name their interpreter by path), so a
         # half-built one is removed and built again in place.
-        if SAM_VENV.exists():
-            shutil.rmtree(SAM_VENV)
-        _run_logged([base_python(), "-m", "venv", SAM_VENV], log_name="sam-install", what="creating .venv-sam")
+        if venv.exists():
+            shutil.rmtree(venv)
+        _run_logged([base_python(), "-m", "venv", venv], log_name=f"{what}-install", what=f"creating {venv.name}")
         _run_logged(
-            [SAM_VENV / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", SAM_REQUIREMENT],
-            log_name="sam-install",
-            what=f"pip install {SAM_REQUIREMENT}",
+            [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement],
+            log_name=f"{what}-install",
+            what=f"pip install {requirement}",
         )
         complete.touch()
-    return sam
+    return tool
 
 
 # --------------------------------------------------------------------------
@@ -581,6 +595,16 @@ def start_dynamodb_local(port: int | None = None) -> Service:
         cwd=CACHE_DIR / "dynamodb-local",
         startup_timeout=60.0,
     ).start()
+
+
+def start_dynamodb_faults(upstream_url: str, port: int | None = None) -> Service:
+    """The fault-injecting proxy (``infra/local/dynamodb_faults.py``) in front of DynamoDB at
+    ``upstream_url``; it forwards everything until told otherwise through ``/_faults``."""
+    port = port or free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    return _stand_in(
+        "dynamodb-faults", "dynamodb_faults", port, url, {"AWS_ENDPOINT_URL_DYNAMODB": url}, ["--upstream", upstream_url]
+    )
 
 
 def start_redis(port: int | None = None) -> Service:

@@ -21,11 +21,13 @@ import json
 import logging
 import threading
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from memkit.agents import MemoryConfig
 from memkit.errors import ForbiddenError, NotFoundError, ValidationError
+from memkit.metrics import count_metric
 from memkit.models import (
     CloneThreadInput,
     CloneThreadResult,
@@ -133,6 +135,10 @@ class Memory:
         # deleted and re-created by another process is not titled again by this one).
         self._titles_settled: dict[str, None] = {}
         self._titles_settled_lock = threading.Lock()
+        # Title claims this process failed to give back (bounded, in insertion order).
+        self._title_claims_to_release: dict[str, None] = {}
+        #: failures of the work after a stored write, by task (see "follow-up work")
+        self.follow_up_failures: Counter[str] = Counter()
 
     # ------------------------------------------------------------ guards
 
@@ -378,6 +384,12 @@ class Memory:
             self.storage.update_resource(owner, working_memory=working_memory)
 
     # ------------------------------------------------------------ follow-up work
+    #
+    # Runs after the store acknowledged the write, so nothing here may turn a stored write into
+    # an error answer (a client that does not retry would believe it lost). A failure is logged,
+    # counted (``follow_up_failures``; the FollowUpFailures metric in Lambda) and left to its own
+    # retry path: a title claim is given back, so the next save of the thread requests the title
+    # again, and indexing that could not be queued is done in the request instead.
 
     def _after_save(self, messages: Sequence[Message], *, titles: bool = True) -> None:
         if not messages or self.config.read_only:
@@ -385,9 +397,34 @@ class Memory:
         if titles and self.config.title_config is not None:
             self._request_titles(messages)
         if self.recall_enabled:
-            from memkit.recall.indexing import request_indexing
+            self._request_indexing(messages)
 
+    def _request_indexing(self, messages: Sequence[Message]) -> None:
+        from memkit.recall.indexing import index_messages, request_indexing
+
+        try:
             request_indexing(self, messages)
+            return
+        except Exception as exc:
+            self._follow_up_failed("indexing", "a save's messages", exc)
+        if self.indexing == "sync" or self.jobs is None:
+            return  # it was indexing in the request already, and failed there
+        by_resource: dict[str, list[str]] = {}
+        for message in messages:
+            by_resource.setdefault(message.resource_id, []).append(message.id)
+        for resource_id, message_ids in by_resource.items():
+            try:
+                index_messages(self, resource_id, message_ids)
+            except Exception as exc:
+                self._follow_up_failed("indexing", f"resource {resource_id}, in the request", exc)
+
+    def _follow_up_failed(self, task: str, subject: str, exc: BaseException) -> None:
+        with self._titles_settled_lock:
+            self.follow_up_failures[task] += 1
+        logger.warning(
+            "%s after a stored write failed for %s (the write stands): %s: %s", task, subject, type(exc).__name__, exc
+        )
+        count_metric("FollowUpFailures", service="memory")
 
     # What the semantic-recall index holds of a message: its vector records carry the thread,
     # role and createdAt and live in the resource's partition (recall/indexing.py), and the
@@ -405,8 +442,6 @@ class Memory:
         return patch is not None and not cls._INDEXED_CONTENT_FIELDS.isdisjoint(patch.model_extra or {})
 
     def _request_titles(self, messages: Sequence[Message]) -> None:
-        from memkit.jobs.types import GenerateTitleJob
-
         seen: set[str] = set()
         for message in messages:
             if message.thread_id in seen or message.thread_id in self._titles_settled:
@@ -416,15 +451,26 @@ class Memory:
             if message.role != "user" or not message.text().strip():
                 continue
             seen.add(message.thread_id)
-            thread = self.storage.get_thread(message.thread_id)
-            if thread is None:
-                continue
-            if (thread.title or "") not in DEFAULT_TITLES:
-                continue
+            try:
+                self._request_title(message.thread_id)
+            except Exception as exc:
+                self._follow_up_failed("title", f"thread {message.thread_id}", exc)
+
+    def _request_title(self, thread_id: str) -> None:
+        from memkit.jobs.types import GenerateTitleJob
+
+        if thread_id in self._title_claims_to_release:
+            # This process could not give the claim back last time; nobody else will.
+            self.storage.release_thread_task(thread_id, "title")
+            self._title_claims_to_release.pop(thread_id, None)
+        thread = self.storage.get_thread(thread_id)
+        if thread is None or (thread.title or "") not in DEFAULT_TITLES:
+            return
+        try:
             # The claim makes racing saves enqueue one job between them.
             if not self.storage.claim_thread_task(thread.id, "title"):
                 self._settle_title(thread.id)
-                continue
+                return
             job = GenerateTitleJob(agent_id=self.agent_id, thread_id=thread.id, resource_id=thread.resource_id)
             if self.jobs is None:
                 from memkit.jobs.handlers import run_job_inline
@@ -432,17 +478,26 @@ class Memory:
                 if not run_job_inline(self, job.to_message()):
                     # Logged by run_job_inline; give the claim back so the next save retries
                     # (a model's throttling or timeout must not leave the thread untitled).
-                    self.storage.release_thread_task(thread.id, "title")
-                    continue
+                    self._release_title_claim(thread.id)
+                    return
             else:
-                try:
-                    self.jobs.enqueue(job.to_message())
-                except Exception:
-                    # The save itself succeeded; give the claim back so the next save of this
-                    # thread requests the title again, then let the caller see the failure.
-                    self.storage.release_thread_task(thread.id, "title")
-                    raise
-            self._settle_title(thread.id)
+                self.jobs.enqueue(job.to_message())
+        except Exception:
+            # The claim may be held (a claim whose answer was lost, too) with no job to honour
+            # it: give it back, so the next save of this thread requests the title again.
+            self._release_title_claim(thread.id)
+            raise
+        self._settle_title(thread.id)
+
+    def _release_title_claim(self, thread_id: str) -> None:
+        try:
+            self.storage.release_thread_task(thread_id, "title")
+        except Exception as exc:
+            with self._titles_settled_lock:
+                self._title_claims_to_release[thread_id] = None
+                if len(self._title_claims_to_release) > self._TITLES_SETTLED_LIMIT:
+                    del self._title_claims_to_release[next(iter(self._title_claims_to_release))]
+            self._follow_up_failed("title claim release", f"thread {thread_id} (retried on its next save)", exc)
 
     _TITLES_SETTLED_LIMIT = 4096
 

@@ -256,7 +256,6 @@ def test_the_table_keeps_its_data(template: dict[str, Any]) -> None:
     properties = table["Properties"]
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert properties["SSESpecification"] == {"SSEEnabled": True}
     assert "TableName" not in properties, "a fixed name would block replacement and a second stack per account"
 
 
@@ -267,8 +266,6 @@ def test_jobs_dead_letter_after_three_receives_and_the_dlq_keeps_them_two_weeks(
     jobs = template["Resources"]["JobsQueue"]["Properties"]
     dlq = template["Resources"]["JobsDLQ"]["Properties"]
     assert jobs["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDLQ", "Arn"]}, "maxReceiveCount": 3}
-    assert jobs["SqsManagedSseEnabled"] is True
-    assert dlq["SqsManagedSseEnabled"] is True
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     # Only the jobs queue may dead-letter into the DLQ: its ARN, built from its name.
     assert dlq["RedriveAllowPolicy"]["redrivePermission"] == "byQueue"
@@ -311,7 +308,6 @@ def test_async_memory_operations_that_keep_failing_are_kept(template: dict[str, 
         "Destination": {"Fn::GetAtt": ["MemoryOpsFailures", "Arn"]},
     }
     failures = template["Resources"]["MemoryOpsFailures"]["Properties"]
-    assert failures["SqsManagedSseEnabled"] is True
     assert failures["MessageRetentionPeriod"] == 14 * 24 * 3600
 
 
@@ -442,6 +438,7 @@ def test_the_api_auth_mode_is_the_parameter_and_none_must_be_forced(template: di
 
 
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:memkit/{}-AbCdEf"
+KMS_KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 DEPLOYMENTS = {
     "defaults": {"ApiKeySecretArn": SECRET_ARN.format("api-key")},
     "jwt-with-every-option": {
@@ -455,6 +452,7 @@ DEPLOYMENTS = {
         "AgentsConfig": "/opt/python/memkit.toml",
         "TitleModelId": "",
         "EnableTracing": "true",
+        "KmsKeyArn": KMS_KEY_ARN,
     },
     "forced-no-auth": {"AuthMode": "none", "ForceNoAuth": "true"},
 }
@@ -551,6 +549,8 @@ GUARDS = {
     "TitleModelId": "HasTitleModel",
     "AgentsConfig": "HasAgentsConfig",
     "AlarmTopicArn": "HasAlarmTopic",
+    "KmsKeyArn": "HasKmsKey",
+    "OpsMaxConcurrency": "HasOpsConcurrencyCap",
 }
 
 
@@ -576,6 +576,74 @@ def test_optional_features_add_nothing_when_off(template: dict[str, Any]) -> Non
             {"Fn::Not": [{"Fn::Equals": [{"Ref": "PineconeApiKeySecretArn"}, ""]}]},
         ]
     }
+
+
+def _evaluated(node: Any, template: dict[str, Any], parameters: dict[str, Any]) -> Any:
+    """A resource's properties as deployed with ``parameters``: intrinsics resolved, values that
+    resolve to AWS::NoValue left out."""
+    if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("Ref", "Fn::If", "Fn::Sub"):
+        return _evaluated(_resolve(node, template, parameters), template, parameters)
+    if isinstance(node, dict):
+        evaluated = {key: _evaluated(value, template, parameters) for key, value in node.items()}
+        return {key: value for key, value in evaluated.items() if value is not None}
+    if isinstance(node, list):
+        return [_evaluated(value, template, parameters) for value in node]
+    return node
+
+
+@pytest.mark.parametrize("key", ["", KMS_KEY_ARN], ids=["aws-managed-keys", "customer-key"])
+def test_stored_data_is_encrypted_with_the_customer_key_when_one_is_given(template: dict[str, Any], key: str) -> None:
+    # Given a deployment with or without KmsKeyArn
+    parameters = _parameter_values(template, {"KmsKeyArn": key})
+
+    def deployed(name: str) -> dict[str, Any]:
+        return _evaluated(template["Resources"][name]["Properties"], template, parameters)
+
+    # Then the table, every queue and every log group use that key, or the AWS-managed ones
+    table = deployed("MemoryTable")["SSESpecification"]
+    assert table == ({"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key} if key else {"SSEEnabled": True})
+    for queue in _resources_of_type(template, "AWS::SQS::Queue"):
+        encryption = {name: value for name, value in deployed(queue).items() if name in ("SqsManagedSseEnabled", "KmsMasterKeyId")}
+        assert encryption == ({"KmsMasterKeyId": key} if key else {"SqsManagedSseEnabled": True}), queue
+    for log_group in _resources_of_type(template, "AWS::Logs::LogGroup"):
+        assert deployed(log_group).get("KmsKeyId") == (key or None), log_group
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_function_may_use_the_key_only_when_given_and_only_through_dynamodb_and_sqs(
+    template: dict[str, Any], function: str
+) -> None:
+    kms = [grant for grant in _grants(template, function) if any(action.startswith("kms:") for action in grant.actions)]
+    assert [(grant.condition, grant.resources) for grant in kms] == [("HasKmsKey", ({"Ref": "KmsKeyArn"},))]
+    assert set(kms[0].actions) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
+    (statement,) = (
+        statement
+        for policy in template["Resources"][function]["Properties"]["Policies"]
+        if isinstance(policy, dict) and "Fn::If" in policy and policy["Fn::If"][0] == "HasKmsKey"
+        for statement in policy["Fn::If"][1]["Statement"]
+    )
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": [
+                {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"},
+                {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"},
+            ]
+        }
+    }
+
+
+def test_the_ops_function_reserves_the_concurrency_the_parameter_caps_it_at(template: dict[str, Any]) -> None:
+    properties = template["Resources"]["MemoryOpsFunction"]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasOpsConcurrencyCap", {"Ref": "OpsMaxConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    cap = template["Parameters"]["OpsMaxConcurrency"]
+    assert cap["Default"] > 0, "capped unless a deployment opts out"
+    # 0 would disable the function outright, so it means "reserve nothing" instead.
+    assert template["Conditions"]["HasOpsConcurrencyCap"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "OpsMaxConcurrency"}, "0"]}]}
+    # The API and the worker are bounded elsewhere (API Gateway, the SQS event source).
+    assert "ReservedConcurrentExecutions" not in template["Resources"]["ApiFunction"]["Properties"]
+    assert "ReservedConcurrentExecutions" not in template["Resources"]["WorkerFunction"]["Properties"]
 
 
 # ---------------------------------------------------------------------- HTTP API

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from memkit.api.auth import Authenticator
 from memkit.api.observability import Observability, ObservabilityMiddleware
@@ -29,9 +29,26 @@ from memkit.api.routes import starlette_routes
 from memkit.runtime import Runtime
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method served at the request's path, as an ``Allow`` header. Each route serves one
+    method, so Starlette's own 405 names only the first route matching the path."""
+    methods = {"OPTIONS"}
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE and isinstance(route, Route):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     # Unknown paths (404) and wrong methods (405) get the same JSON error shape as the rest.
     assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        # A path exists but not with this method: OPTIONS asks which methods it has.
+        allow = {"Allow": allowed_methods(request)}
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=allow)
+        return JSONResponse({"error": exc.detail}, status_code=405, headers=allow)
     return JSONResponse({"error": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 

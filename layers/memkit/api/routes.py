@@ -84,6 +84,9 @@ class ApiRoute(NamedTuple):
     query: Mapping[str, str] = NO_QUERY
     #: no authentication (health checks, the API description)
     public: bool = False
+    #: query or body parameters the operation cannot do without (for the OpenAPI document; a
+    #: caller bound to a resource in jwt mode may leave out resourceId, which is its own)
+    required: frozenset[str] = frozenset()
 
 
 def _handle_in_request_scope(handler: Callable[[Call], Any], call: Call) -> Any:
@@ -270,8 +273,14 @@ ROUTES: list[ApiRoute] = [
             "orderBy[field]": "createdAt | updatedAt",
             "orderBy[direction]": "ASC | DESC",
         },
+        # DynamoDB lists threads per resource only (no table scans); the embedded libSQL store
+        # can also list every thread, which the document does not promise.
+        required=frozenset({"resourceId"}),
     ),
-    ApiRoute("POST", "/api/memory/threads", create_thread, "Create a thread", op="createThread", reads_body=True, query=AGENT),
+    ApiRoute(
+        "POST", "/api/memory/threads", create_thread, "Create a thread", op="createThread", reads_body=True, query=AGENT,
+        required=frozenset({"resourceId"}),
+    ),
     ApiRoute("GET", "/api/memory/threads/{threadId}", get_thread, "Get a thread", op="getThread", query={**AGENT, **RESOURCE}),
     ApiRoute(
         "PATCH", "/api/memory/threads/{threadId}", update_thread, "Update a thread", op="updateThread", reads_body=True, query=AGENT
@@ -324,6 +333,7 @@ ROUTES: list[ApiRoute] = [
             "limit": "Most results to return (1-100, default 20)",
             "memoryConfig": "JSON object merged over the agent's memory config, e.g. {\"semanticRecall\": {\"scope\": \"thread\"}}",
         },
+        required=frozenset({"resourceId"}),
     ),
     ApiRoute("GET", "/health", health, "Liveness check", public=True),
     ApiRoute("GET", "/openapi.json", openapi_document, "This API's OpenAPI 3.1 document", public=True),

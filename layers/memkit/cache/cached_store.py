@@ -93,6 +93,7 @@ from pydantic import BaseModel
 
 from memkit.cache.base import CacheBackend, CacheError, LuaScript, current_scope
 from memkit.errors import ForbiddenError, NotFoundError, OwnershipError, PayloadTooLargeError, ValidationError
+from memkit.metrics import count_metric
 from memkit.models import (
     CloneThreadInput,
     CloneThreadResult,
@@ -446,7 +447,6 @@ class CachedMemoryStorage(MemoryStorage):
         self._dirty = _Dirty()
         self._failure_logged = False
         self._emit_metrics = emit_metrics
-        self._metrics: Any = None
         #: counters: hits, misses, fills, fill_rejected, puts, drops, errors, skipped, oversize
         self.stats: Counter[str] = Counter()
 
@@ -504,20 +504,7 @@ class CachedMemoryStorage(MemoryStorage):
                 exc,
             )
         if self._emit_metrics:
-            self._count_metric("CacheErrors")
-
-    def _count_metric(self, name: str) -> None:
-        try:
-            if self._metrics is None:
-                from aws_lambda_powertools import Metrics
-
-                # Powertools shares one metric set per process: the handler's log_metrics flushes it.
-                self._metrics = Metrics(namespace="memkit", service="cache")
-            from aws_lambda_powertools.metrics import MetricUnit
-
-            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-        except Exception as exc:  # telemetry must not fail a request either
-            logger.debug("could not record metric %s: %s", name, exc)
+            count_metric("CacheErrors", service="cache")
 
     def _mark_dirty(self) -> None:
         """A write's cache step failed: invalidate everything at the next chance (see docstring)."""
@@ -815,6 +802,21 @@ class CachedMemoryStorage(MemoryStorage):
         except BaseException as exc:
             self._after_failed_write(keys, exc)
             raise
+        try:
+            self._write_through_save(receipt, thread_ids, keys, slots)
+        except Exception as exc:
+            # The store has the messages: the save stands. Entries may now be stale, so the
+            # container invalidates everything at its next cache call (its retry path).
+            self.stats["write_through_errors"] += 1
+            logger.warning("cache write-through of a stored save failed; invalidating the cache", exc_info=exc)
+            if self._emit_metrics:
+                count_metric("CacheErrors", service="cache")
+            self._mark_dirty()
+        return receipt
+
+    def _write_through_save(
+        self, receipt: SaveReceipt, thread_ids: list[str], keys: list[str], slots: dict[str, Slot]
+    ) -> None:
         ops: list[_Op] = []
         for thread_id, key in zip(thread_ids, keys):
             slot = slots.get(key)
@@ -831,7 +833,6 @@ class CachedMemoryStorage(MemoryStorage):
                     ops.append(_Op(self.thread_key(location.thread_id), "drop"))
         if ops:
             self._apply(ops)
-        return receipt
 
     def list_messages(self, query: ListMessagesInput) -> MessagePage:
         if not _cacheable_listing(query) or not all(

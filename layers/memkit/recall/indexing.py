@@ -15,8 +15,8 @@ Request path (``Memory`` calls these after a successful write):
 
 The messages are already stored when these run, so a failed *inline* indexing or delete never
 fails the write: it is logged and, when a queue exists, handed to it to be retried. A failed
-*enqueue* does propagate (503 to an HTTP caller): re-saving is idempotent, silently losing the
-index work is not.
+*enqueue* raises to ``Memory``, which counts it and indexes the save's messages in the request
+instead (``Memory._request_indexing``): the write stands either way.
 
 Worker side (registered with ``memkit.jobs.handlers``):
 

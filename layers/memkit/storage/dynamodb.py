@@ -44,6 +44,7 @@ from typing import Any, NamedTuple, TypeVar
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    HTTPClientError,
     NoCredentialsError,
     NoRegionError,
 )
@@ -513,6 +514,20 @@ def _backoff(attempt: int) -> None:
 
 _MAX_PLAN_ATTEMPTS = 8
 _UNPROCESSED_DEADLINE_SECONDS = 30.0
+# How long a transaction whose outcome is unknown is sent again before the caller hears 503.
+_UNKNOWN_OUTCOME_DEADLINE_SECONDS = 10.0
+# Answers after which a transaction may or may not have been applied.
+_UNKNOWN_OUTCOME_CODES = frozenset({"InternalServerError", "ServiceUnavailable", "TransactionInProgressException"})
+
+
+def _outcome_unknown(error: TransactWriteError) -> bool:
+    return error.cause_response_code in _UNKNOWN_OUTCOME_CODES or isinstance(
+        error.cause, (BotoConnectionError, HTTPClientError)
+    )
+
+
+def _transient(error: TransactWriteError) -> bool:
+    return error.cause_response_code in _RETRYABLE_CODES or bool(_cancellation_codes(error) & _RETRYABLE_REASONS)
 
 
 # ====================================================================== request counter
@@ -810,8 +825,30 @@ class DynamoDBStore(MemoryStorage):
         return [future.result() for future in futures]
 
     def _transact(self, fill: Callable[[TransactWrite], None]) -> None:
-        with TransactWrite(connection=self._models.table_connection.connection) as transaction:
-            fill(transaction)
+        """One TransactWriteItems, applied at most once however often it is sent.
+
+        Every attempt carries the same ClientRequestToken, and DynamoDB answers a repeated token
+        (for 10 minutes) with success without applying it again; that makes botocore's own
+        retries safe. A 5xx or a broken connection leaves the outcome unknown: the commit may
+        have happened and only its answer got lost. The same transaction is then sent again
+        until DynamoDB answers it (for up to 10 s), rather than reporting a write that may have
+        been applied as failed; a throttle before that (nothing written) is raised as it is."""
+        connection = self._models.table_connection.connection
+        token = str(uuid.uuid4())
+        deadline = time.monotonic() + _UNKNOWN_OUTCOME_DEADLINE_SECONDS
+        unknown = False
+        attempt = 0
+        while True:
+            try:
+                with TransactWrite(connection=connection, client_request_token=token) as transaction:
+                    fill(transaction)
+                return
+            except TransactWriteError as error:
+                unknown = unknown or _outcome_unknown(error)
+                if not (unknown and (_outcome_unknown(error) or _transient(error))) or time.monotonic() > deadline:
+                    raise
+                _backoff(attempt)
+                attempt += 1
 
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> list[Any]:
         """BatchGetItem (strongly consistent) in pages of 100, retrying unprocessed keys."""
