@@ -151,6 +151,23 @@ def test_the_largest_page_number_is_an_empty_page(api: ApiClient, resource_id: s
     assert response.json()["messages"] == []
 
 
+@pytest.mark.parametrize("direction", ["ASC", "DESC"])
+@pytest.mark.parametrize("page", [0, 1, MAX_COUNT])
+def test_the_largest_page_size_answers_in_either_order(api: ApiClient, resource_id: str, page: int, direction: str) -> None:
+    # DynamoDB's Query Limit is 32-bit: a page size of MAX_COUNT (+1 to see the next item)
+    # must not reach it unbounded.
+    thread_id = new_thread(api, resource_id)
+    assert api.post("/api/memory/save-messages", json={"messages": [message(thread_id, resource_id, "x")]}).status_code == 200
+    listings = {
+        f"/api/memory/threads/{thread_id}/messages": {"orderBy": json.dumps({"field": "createdAt", "direction": direction})},
+        "/api/memory/threads": {"resourceId": resource_id, "orderBy[direction]": direction},
+    }
+    for path, params in listings.items():
+        response = api.get(path, params={**params, "page": str(page), "perPage": str(MAX_COUNT)})
+        assert response.status_code == 200, (path, response.text)
+        assert response.json()["total"] == 1
+
+
 @pytest.mark.parametrize("window", ["withPreviousMessages", "withNextMessages"])
 def test_huge_include_windows_are_400(api: ApiClient, resource_id: str, window: str) -> None:
     thread_id = new_thread(api, resource_id)

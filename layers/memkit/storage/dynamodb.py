@@ -1345,7 +1345,7 @@ class DynamoDBStore(MemoryStorage):
         page, per_page = query.page, query.per_page
 
         def fetch(forward_: bool, limit: int | None) -> list[Thread]:
-            items = index.query(partition, thread_keys, scan_index_forward=forward_, limit=limit)
+            items = index.query(partition, thread_keys, scan_index_forward=forward_, limit=_query_limit(limit))
             return [self._thread_from_item(item) for item in items]
 
         if query.metadata:
@@ -1364,7 +1364,7 @@ class DynamoDBStore(MemoryStorage):
             return self._thread_page([], self._thread_count(resource_id), page, per_page, sliced=True)
         if page == 0 and not forward and per_page > 0:
             # One Query: the counter sorts last, so descending it comes first with the total.
-            items = list(index.query(partition, scan_index_forward=False, limit=per_page + 1))
+            items = list(index.query(partition, scan_index_forward=False, limit=_query_limit(per_page + 1)))
             total = None
             if items and isinstance(items[0], self._models.thread_counter):
                 total = int(items.pop(0).thread_count)
@@ -1620,7 +1620,7 @@ class DynamoDBStore(MemoryStorage):
             models.message.sk.between(*key_range),
             filter_condition=filter_condition,
             scan_index_forward=forward,
-            limit=limit,
+            limit=_query_limit(limit),
             consistent_read=True,
         )
         return [self._message_from_item(item) for item in _read_exactly(items, limit)]
@@ -1636,7 +1636,7 @@ class DynamoDBStore(MemoryStorage):
             thread_pk(thread_id),
             models.item.sk.between(MESSAGE_SK_PREFIX, THREAD_SK),
             scan_index_forward=forward,
-            limit=limit,
+            limit=_query_limit(limit),
             consistent_read=True,
         )
         for item in _read_exactly(items, limit):
@@ -1819,7 +1819,7 @@ class DynamoDBStore(MemoryStorage):
                     pointer.thread_id,
                     (MESSAGE_SK_PREFIX, pointer.message_sk),
                     forward=False,
-                    limit=include.with_previous_messages + 1,
+                    limit=_query_limit(include.with_previous_messages + 1),
                     filter_condition=same_resource,
                 )
             )
@@ -1836,7 +1836,7 @@ class DynamoDBStore(MemoryStorage):
             models.item.sk > pointer.message_sk,
             filter_condition=filter_condition,
             scan_index_forward=True,
-            limit=count,
+            limit=_query_limit(count),
             consistent_read=True,
         )
         # The thread item sorts after the messages; it can only end the window.
@@ -1867,7 +1867,7 @@ class DynamoDBStore(MemoryStorage):
         def fetch(forward_: bool, limit: int | None) -> list[Any]:
             return list(
                 models.pointer.gsi1.query(
-                    partition, range_condition, filter_condition=role_filter, scan_index_forward=forward_, limit=limit
+                    partition, range_condition, filter_condition=role_filter, scan_index_forward=forward_, limit=_query_limit(limit)
                 )
             )
 
@@ -2141,6 +2141,15 @@ class DynamoDBStore(MemoryStorage):
 # ====================================================================== helpers
 
 
+# DynamoDB's Query Limit is a 32-bit integer. No partition holds more items than that, so a
+# larger count (a page size or offset a caller may legally ask for) reads the same items.
+_MAX_QUERY_LIMIT = 2**31 - 1
+
+
+def _query_limit(limit: int | None) -> int | None:
+    return None if limit is None else min(limit, _MAX_QUERY_LIMIT)
+
+
 def _read_exactly(items: Any, limit: int | None) -> Iterator[Any]:
     """Items of a pynamodb query, at most ``limit``, reading no more than that from DynamoDB.
 
@@ -2157,7 +2166,7 @@ def _read_exactly(items: Any, limit: int | None) -> Iterator[Any]:
         remaining -= 1
         if remaining <= 0:
             return
-        items.page_iter.page_size = remaining
+        items.page_iter.page_size = _query_limit(remaining)
 
 
 def _page_from_nearer_end(
