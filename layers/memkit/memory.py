@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
 from memkit.agents import MemoryConfig
-from memkit.errors import ForbiddenError, NotFoundError, ValidationError
+from memkit.errors import ForbiddenError, NotFoundError, RetryableError, ValidationError
 from memkit.metrics import count_metric
 from memkit.models import (
     CloneThreadInput,
@@ -400,7 +400,7 @@ class Memory:
             self._request_indexing(messages)
 
     def _request_indexing(self, messages: Sequence[Message]) -> None:
-        from memkit.recall.indexing import index_messages, request_indexing
+        from memkit.recall.indexing import request_indexing
 
         try:
             request_indexing(self, messages)
@@ -409,14 +409,10 @@ class Memory:
             self._follow_up_failed("indexing", "a save's messages", exc)
         if self.indexing == "sync" or self.jobs is None:
             return  # it was indexing in the request already, and failed there
-        by_resource: dict[str, list[str]] = {}
-        for message in messages:
-            by_resource.setdefault(message.resource_id, []).append(message.id)
-        for resource_id, message_ids in by_resource.items():
-            try:
-                index_messages(self, resource_id, message_ids)
-            except Exception as exc:
-                self._follow_up_failed("indexing", f"resource {resource_id}, in the request", exc)
+        try:
+            request_indexing(self, messages, in_request=True)
+        except Exception as exc:
+            self._follow_up_failed("indexing", "a save's messages, in the request", exc)
 
     def _follow_up_failed(self, task: str, subject: str, exc: BaseException) -> None:
         with self._titles_settled_lock:
@@ -524,13 +520,23 @@ class Memory:
             return
         from memkit.recall.indexing import forget_vectors
 
-        forget_vectors(
-            self,
-            resource_id,
-            message_ids=message_ids,
-            thread_ids=thread_ids,
-            whole_resource=whole_resource,
-        )
+        selection = {"message_ids": message_ids, "thread_ids": thread_ids, "whole_resource": whole_resource}
+        try:
+            forget_vectors(self, resource_id, **selection)
+            return
+        except Exception as exc:
+            self._follow_up_failed("vector cleanup", f"resource {resource_id}", exc)
+        if self.indexing != "sync" and self.jobs is not None:
+            try:
+                forget_vectors(self, resource_id, in_request=True, **selection)
+                return
+            except Exception as exc:
+                self._follow_up_failed("vector cleanup", f"resource {resource_id}, in the request", exc)
+        if whole_resource:
+            # Erasure must be complete: the caller sees the failure, and erasing again (the
+            # store's part is done, so only this is left) finishes it. Vectors of deleted
+            # messages and threads are harmless otherwise: recall reads hits through the store.
+            raise RetryableError(f"The vectors of resource {resource_id} could not be erased; erase it again")
 
 
 def _refuse_repeated_ids(messages: Sequence[Message]) -> None:

@@ -75,13 +75,14 @@ NOTHING_INDEXED = IndexReport(messages=0, chunks=0, embed_calls=0)
 # ---------------------------------------------------------------- request path
 
 
-def request_indexing(memory: "Memory", messages: Sequence[Message]) -> None:
+def request_indexing(memory: "Memory", messages: Sequence[Message], *, in_request: bool = False) -> None:
+    """Queue the indexing of ``messages`` (or, ``in_request``, do it now)."""
     for resource_id, resource_messages in _latest_by_resource(messages).items():
         for batch in _batches(resource_messages):
             job = IndexMessagesJob(
                 agent_id=memory.agent_id, resource_id=resource_id, message_ids=[m.id for m in batch]
             )
-            _dispatch(memory, job, partial(_index_in_hand, memory, resource_id, batch))
+            _dispatch(memory, job, partial(_index_in_hand, memory, resource_id, batch), in_request=in_request)
 
 
 def forget_vectors(
@@ -91,7 +92,9 @@ def forget_vectors(
     message_ids: list[str] | None = None,
     thread_ids: list[str] | None = None,
     whole_resource: bool = False,
+    in_request: bool = False,
 ) -> None:
+    """Queue the deletion of a resource's vectors (or, ``in_request``, delete them now)."""
     selectors: list[dict[str, object]] = []
     if whole_resource:
         selectors.append({"whole_resource": True})
@@ -100,11 +103,16 @@ def forget_vectors(
         selectors += [{"message_ids": batch} for batch in _batches(message_ids or [])]
     for selector in selectors:
         job = DeleteVectorsJob(agent_id=memory.agent_id, resource_id=resource_id, **selector)
-        _dispatch(memory, job, partial(_delete_inline, memory, job))
+        _dispatch(memory, job, partial(_delete_inline, memory, job), in_request=in_request)
 
 
-def _dispatch(memory: "Memory", job: IndexMessagesJob | DeleteVectorsJob, inline_work: Callable[[], object]) -> None:
-    if memory.indexing == "sync" or memory.jobs is None:
+def _dispatch(
+    memory: "Memory", job: IndexMessagesJob | DeleteVectorsJob, inline_work: Callable[[], object], *, in_request: bool
+) -> None:
+    if in_request:
+        # The fallback for a queue that refused the job: its failure reaches the caller.
+        inline_work()
+    elif memory.indexing == "sync" or memory.jobs is None:
         _run_inline(memory, job, inline_work)
     else:
         memory.jobs.enqueue(job.to_message())

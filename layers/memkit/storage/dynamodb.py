@@ -422,12 +422,26 @@ _RETRYABLE_CODES = frozenset(
         "ThrottlingException",
         "RequestLimitExceeded",
         "InternalServerError",
+        # DynamoDB Local's name for a 500; the service itself says InternalServerError.
+        "InternalFailure",
         "ServiceUnavailable",
         "TransactionInProgressException",
         "TransactionConflictException",
     }
 )
 _RETRYABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "TransactionConflict"})
+
+
+def response_code(error: PynamoDBException) -> str | None:
+    """The service's error code, None when there was no answer. pynamodb's own
+    ``cause_response_code`` raises AttributeError for a timeout (a cause with ``response = None``)."""
+    response = getattr(error.cause, "response", None)
+    return response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+
+
+def _response_message(error: PynamoDBException) -> str | None:
+    response = getattr(error.cause, "response", None)
+    return response.get("Error", {}).get("Message") if isinstance(response, dict) else None
 
 
 def _cancellation_codes(error: PynamoDBException) -> set[str]:
@@ -437,22 +451,22 @@ def _cancellation_codes(error: PynamoDBException) -> set[str]:
 
 
 def is_condition_failure(error: PynamoDBException) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException" or bool(
+    return response_code(error) == "ConditionalCheckFailedException" or bool(
         _cancellation_codes(error) & {"ConditionalCheckFailed", "TransactionConflict"}
     )
 
 
 def _is_item_too_large(error: PynamoDBException) -> bool:
-    message = (error.cause_response_message or "").lower()
+    message = (_response_message(error) or "").lower()
     return "item size" in message or "maximum allowed size" in message
 
 
 def domain_error(error: PynamoDBException, table_name: str) -> MemkitError | None:
     """The domain exception for a DynamoDB failure (the one place AWS codes are mapped), or
     None when it is not a known service condition (a bug: let it propagate)."""
-    code = error.cause_response_code
+    code = response_code(error)
     reasons = _cancellation_codes(error)
-    detail = error.cause_response_message or str(error)
+    detail = _response_message(error) or str(error)
     if _is_item_too_large(error):
         return PayloadTooLargeError(f"An item exceeds DynamoDB's 400 KB item limit: {detail}")
     if code in _RETRYABLE_CODES or reasons & _RETRYABLE_REASONS:
@@ -466,8 +480,10 @@ def domain_error(error: PynamoDBException, table_name: str) -> MemkitError | Non
     cause = error.cause
     if isinstance(cause, (NoCredentialsError, NoRegionError)):
         return ConfigurationError(f"DynamoDB client is not configured: {cause}")
-    if isinstance(cause, BotoConnectionError):
-        return RetryableError(f"DynamoDB is unreachable: {cause}")
+    if isinstance(cause, (BotoConnectionError, HTTPClientError)):
+        # Unreachable, or no answer in time (a read timeout is an HTTPClientError, not a
+        # ConnectionError): the caller may retry.
+        return RetryableError(f"DynamoDB is unreachable or did not answer: {cause}")
     return None
 
 
@@ -521,13 +537,13 @@ _UNKNOWN_OUTCOME_CODES = frozenset({"InternalServerError", "ServiceUnavailable",
 
 
 def _outcome_unknown(error: TransactWriteError) -> bool:
-    return error.cause_response_code in _UNKNOWN_OUTCOME_CODES or isinstance(
+    return response_code(error) in _UNKNOWN_OUTCOME_CODES or isinstance(
         error.cause, (BotoConnectionError, HTTPClientError)
     )
 
 
 def _transient(error: TransactWriteError) -> bool:
-    return error.cause_response_code in _RETRYABLE_CODES or bool(_cancellation_codes(error) & _RETRYABLE_REASONS)
+    return response_code(error) in _RETRYABLE_CODES or bool(_cancellation_codes(error) & _RETRYABLE_REASONS)
 
 
 # ====================================================================== request counter
@@ -1240,7 +1256,7 @@ class DynamoDBStore(MemoryStorage):
                 item.update(actions=[thread_model.title.set(title), *extra_actions], condition=condition)
                 return True
             except PynamoDBException as error:
-                if error.cause_response_code != "ConditionalCheckFailedException":
+                if response_code(error) != "ConditionalCheckFailedException":
                     raise
         return False
 
@@ -1255,7 +1271,7 @@ class DynamoDBStore(MemoryStorage):
             )
             return True
         except PynamoDBException as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
+            if response_code(error) == "ConditionalCheckFailedException":
                 return False
             raise
 
@@ -1270,7 +1286,7 @@ class DynamoDBStore(MemoryStorage):
             )
         except PynamoDBException as error:
             # A thread deleted meanwhile has nothing left to release.
-            if error.cause_response_code != "ConditionalCheckFailedException":
+            if response_code(error) != "ConditionalCheckFailedException":
                 raise
 
     @_translating_errors
