@@ -27,7 +27,7 @@ from memkit.cache.cached_store import CachedMemoryStorage
 from memkit.cache.factory import wrap_with_cache
 from memkit.models import ListMessagesInput, Message, MessagePage, Resource, Thread
 from memkit.settings import Settings
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 TABLE = "memkit-bench-cache"
 THREADS = 15
@@ -95,7 +95,7 @@ class TurnMeter:
     """Counts one turn's DynamoDB requests and REST calls and times it."""
 
     def __init__(self, dynamodb: Any, cache: CachedMemoryStorage | None):
-        from memkit.storage.dynamodb import RequestCounter
+        from bench.instruments import RequestCounter
 
         self._counter = RequestCounter(dynamodb)
         self._cache = cache
@@ -125,7 +125,7 @@ def _row(label: str, samples: list[dict[str, float]], rest: bool) -> dict[str, A
 
 def run(stack: Any) -> list[tuple[str, list[dict[str, Any]]]]:
     stack.dynamodb  # started on first use; exports AWS_ENDPOINT_URL_DYNAMODB
-    from memkit.storage.dynamodb import DynamoDBStore
+    from memkit.storage.memory.dynamodb.store import DynamoDBStore
 
     dynamodb = DynamoDBStore(TABLE, create_table=True)
     cached = cached_store(dynamodb, stack.upstash_url, stack.upstash_token)

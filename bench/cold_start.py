@@ -103,8 +103,10 @@ if sys.argv[2] == "request":
     first_request()
 elif sys.argv[2] == "count":
     # Not timed. The client is built before the request so that its calls can be counted;
-    # building it calls nothing, so this is the count a cold first request makes.
-    from memkit.storage.dynamodb import RequestCounter
+    # building it calls nothing, so this is the count a cold first request makes. The counter
+    # is a bench instrument, not part of the layer: the repository root goes last on the path.
+    sys.path.append(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[1])))))
+    from bench.instruments import RequestCounter
     with RequestCounter(module.app.state.runtime.storage(), consumed_capacity=False) as counter:
         first_request()
     if counter.operations() != ["Query"]:

@@ -31,7 +31,7 @@ from memkit.embedders.local import LocalEmbedder
 from memkit.memory import Memory
 from memkit.models import Message, Thread
 from memkit.recall.indexing import index_messages
-from memkit.storage.libsql import LibSQLStore
+from memkit.storage.memory.libsql.store import LibSQLStore
 from memkit.vector.base import VectorStore
 from memkit.vector.libsql import LibSQLVector
 from memkit.vector.pinecone import PineconeVector
@@ -68,7 +68,7 @@ def run(stack: Any) -> list[tuple[str, list[dict[str, Any]]]]:
         for size in SIZES:
             store = LibSQLStore(f"file:{Path(tmp) / f'recall-{size}.db'}")
             try:
-                vector = LibSQLVector(store, DIMENSION)
+                vector = LibSQLVector(store.database, DIMENSION)
                 resource_id, threads, index_seconds = _seed(store, vector, size)
                 memory = _memory(store, vector)
                 mode = "exact scan" if size <= vector.exact_scan_limit else "ANN index"
@@ -76,7 +76,7 @@ def run(stack: Any) -> list[tuple[str, list[dict[str, Any]]]]:
                 if size == SIZES[0]:
                     budget.append(_budget_row("libSQL", "libSQL", store, vector, resource_id, threads))
                 if size > vector.exact_scan_limit:
-                    exact = LibSQLVector(store, DIMENSION, exact_scan_limit=size)
+                    exact = LibSQLVector(store.database, DIMENSION, exact_scan_limit=size)
                     latency.append(_latency_row("libSQL (exact scan, forced)", size, None, _memory(store, exact), resource_id, threads))
             finally:
                 store.close()
@@ -223,7 +223,7 @@ def _budget_row(
 def _dynamodb_budget_row(stack: Any) -> dict[str, Any]:
     """The same recall on DynamoDB Local, counting the requests the store really sends."""
     stack.dynamodb  # starts DynamoDB Local and points AWS_ENDPOINT_URL_DYNAMODB at it
-    from memkit.storage.dynamodb import RequestCounter
+    from bench.instruments import RequestCounter
     from memkit.storage.factory import create_memory_storage
 
     store = create_memory_storage("dynamodb://memkit-bench-recall", create_tables=True)

@@ -20,7 +20,7 @@ from memkit.models import (
     Thread,
     utc_now,
 )
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 from memkit.storage.factory import create_memory_storage
 
 THREAD_LENGTHS = (20, 1_000, 5_000)
@@ -145,7 +145,7 @@ def _operations(store: MemoryStorage, thread: Thread, length: int) -> list[tuple
 
 def _dynamodb_rows(stack: Any) -> list[dict[str, Any]]:
     stack.dynamodb  # start DynamoDB Local and point AWS_ENDPOINT_URL_DYNAMODB at it
-    from memkit.storage.dynamodb import RequestCounter
+    from bench.instruments import RequestCounter
 
     store = create_memory_storage("dynamodb://memkit-bench", create_tables=True)
     rows: list[dict[str, Any]] = []

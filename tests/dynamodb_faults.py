@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from memkit.storage.dynamodb import DynamoDBStore
+from memkit.storage.memory.dynamodb.store import DynamoDBStore
 
 
 @dataclass

@@ -44,7 +44,7 @@ from memkit.models import (
     validate_id,
     validate_metadata_keys,
 )
-from memkit.storage.base import DEFAULT_TITLES, UNSET, WORKING_MEMORY_METADATA_KEY, MemoryStorage
+from memkit.storage.memory.base import DEFAULT_TITLES, UNSET, WORKING_MEMORY_METADATA_KEY, MemoryStorage
 
 if TYPE_CHECKING:
     from memkit.embedders.base import Embedder
@@ -111,6 +111,7 @@ class Memory:
         vector: "VectorStore | None" = None,
         embedder: "Embedder | None" = None,
         indexing: str = "async",
+        emit_metrics: bool = False,
     ):
         if storage is None or isinstance(storage, str):
             from memkit.storage.factory import create_memory_storage
@@ -127,6 +128,7 @@ class Memory:
         self.vector = vector
         self.embedder = embedder
         self.indexing = self.config.indexing or indexing
+        self.emit_metrics = emit_metrics
         # Threads whose title claim is taken (by a save here or elsewhere). A claim stays on the
         # stored thread through renames and overwrites and goes only with the thread, so later
         # saves skip reading it: one GetItem less per save on DynamoDB without the cache. A
@@ -420,7 +422,8 @@ class Memory:
         logger.warning(
             "%s after a stored write failed for %s (the write stands): %s: %s", task, subject, type(exc).__name__, exc
         )
-        count_metric("FollowUpFailures", service="memory")
+        if self.emit_metrics:
+            count_metric("FollowUpFailures", service="memory")
 
     # What the semantic-recall index holds of a message: its vector records carry the thread,
     # role and createdAt and live in the resource's partition (recall/indexing.py), and the

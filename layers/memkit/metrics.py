@@ -1,9 +1,10 @@
 """Counts of things that went wrong without failing a request, as CloudWatch metrics.
 
-Inside Lambda a count is a Powertools metric (CloudWatch EMF) in the ``memkit`` namespace; the
-handlers' ``log_metrics`` flushes it with the invocation's other metrics (Powertools keeps one
-metric set per process). Elsewhere nothing is recorded: the caller also logs what happened and
-keeps its own counter for tests and ``make run``.
+A count is a Powertools metric (CloudWatch EMF) in the ``memkit`` namespace; the handlers'
+``log_metrics`` flushes it with the invocation's other metrics (Powertools keeps one metric set
+per process). Callers record one only inside Lambda (``Settings.lambda_runtime``, handed to them
+by the runtime as ``emit_metrics``): elsewhere nothing collects it, and the caller also logs what
+happened and keeps its own counter for tests and ``make run``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
-
-from memkit.settings import in_lambda
 
 logger = logging.getLogger("memkit.metrics")
 
@@ -23,10 +22,7 @@ _lock = threading.Lock()
 
 
 def count_metric(name: str, *, service: str) -> None:
-    """Add 1 to the metric ``name`` (inside Lambda only). Never raises: telemetry must not fail
-    the work it reports on."""
-    if not in_lambda():
-        return
+    """Add 1 to the metric ``name``. Never raises: telemetry must not fail the work it reports on."""
     try:
         from aws_lambda_powertools import Metrics
         from aws_lambda_powertools.metrics import MetricUnit

@@ -37,7 +37,7 @@ from memkit.models import (
     parse_model,
     validate_id,
 )
-from memkit.storage.base import UNSET
+from memkit.storage.memory.base import UNSET
 
 if TYPE_CHECKING:
     from memkit.ops_args.base import Args

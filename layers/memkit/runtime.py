@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from memkit.agents import AgentRegistry
 from memkit.memory import Memory
 from memkit.settings import Settings, get_settings
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 if TYPE_CHECKING:
     from memkit.embedders.base import Embedder
@@ -43,7 +43,12 @@ class Runtime:
             if store is None:
                 from memkit.storage.factory import create_memory_storage
 
-                store = create_memory_storage(url, create_tables=self.settings.create_tables)
+                store = create_memory_storage(
+                    url,
+                    create_tables=self.settings.create_tables,
+                    region=self.settings.aws_region,
+                    endpoint_hint=self.settings.dynamodb_endpoint,
+                )
                 if self.settings.cache != "none":
                     from memkit.cache.factory import wrap_with_cache
 
@@ -98,6 +103,7 @@ class Runtime:
                 vector=self.vector,
                 embedder=self.embedder,
                 indexing=self.settings.indexing,
+                emit_metrics=self.settings.lambda_runtime,
             )
             self._memories[key] = memory
         return memory

@@ -1,24 +1,26 @@
 """Typed settings, read once from the environment.
 
-Handlers and adapters never read ``os.environ`` themselves: ``Settings.from_env()`` is called
-once per container (``get_settings()`` caches it) and the result builds the graph of adapters.
-Backends are chosen by URL-like values (``file:./memkit.db``, ``dynamodb://table``,
-``pinecone://host``...). AWS endpoints, region and credentials are *not* here: boto3/botocore
-read the standard variables (``AWS_ENDPOINT_URL_DYNAMODB``, ``AWS_ENDPOINT_URL_SQS``,
-``AWS_REGION``...) themselves, so the same code runs against local services and AWS.
+This module is the only one that reads the process environment: ``Settings.from_env()`` is
+called once per container (``get_settings()`` caches it) and ``memkit.runtime`` builds the
+graph of adapters from the result (docs/architecture.md). Backends are chosen by URL-like
+values (``file:./memkit.db``, ``dynamodb://table``, ``pinecone://host``...). AWS endpoints and
+credentials stay botocore's: it reads the standard variables (``AWS_ENDPOINT_URL_SQS``...)
+itself, so the same code runs against local services and AWS. Three AWS facts are read here
+because memkit needs them itself: the region (botocore reads ``AWS_DEFAULT_REGION`` but not
+``AWS_REGION``, the variable Lambda sets), the DynamoDB endpoint (it keys the per-table model
+cache) and whether the process is a Lambda function.
 
-Secrets are given either directly (local) or as a reference resolved through Powertools
-Parameters: ``ssm:/path/to/param`` or ``secretsmanager:<name-or-arn>``.
+Secrets are given either directly (local) or as a reference resolved at first use through
+Powertools Parameters (``memkit.clients.secrets``): ``ssm:/path/to/param`` or
+``secretsmanager:<name-or-arn>``.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import os
-import threading
 from functools import lru_cache
-from typing import Any, Mapping, NamedTuple
+from typing import Mapping, NamedTuple
 
 from memkit.errors import ConfigurationError
 
@@ -59,8 +61,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def in_lambda(env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
+def _in_lambda(env: Mapping[str, str]) -> bool:
     return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
@@ -113,10 +114,15 @@ class Settings(NamedTuple):
     openai_api_key: str | None = None  # direct value or reference
     default_title_model: str = "local"
 
+    # the process: AWS facts memkit needs itself (botocore reads the rest)
+    aws_region: str | None = None  # AWS_REGION (Lambda's), else AWS_DEFAULT_REGION
+    dynamodb_endpoint: str | None = None  # AWS_ENDPOINT_URL_DYNAMODB, else AWS_ENDPOINT_URL
+    lambda_runtime: bool = False  # running as a Lambda function (AWS_LAMBDA_FUNCTION_NAME)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
-        lambda_runtime = in_lambda(env)
+        lambda_runtime = _in_lambda(env)
         queue_url = env.get("MEMKIT_QUEUE_URL") or None
         settings = cls(
             storage_url=env.get("MEMKIT_STORAGE_URL") or "file:./memkit.db",
@@ -148,6 +154,9 @@ class Settings(NamedTuple):
             openai_base_url=env.get("MEMKIT_OPENAI_BASE_URL") or None,
             openai_api_key=env.get("OPENAI_API_KEY") or None,
             default_title_model=env.get("MEMKIT_TITLE_MODEL") or "local",
+            aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
+            lambda_runtime=lambda_runtime,
         )
         settings.validate()
         return settings
@@ -189,69 +198,3 @@ class Settings(NamedTuple):
 def get_settings() -> Settings:
     return Settings.from_env()
 
-
-SECRET_REFERENCE_PREFIXES = ("ssm:", "secretsmanager:")
-# Fetches started by prefetch_secret, by reference, until a resolve_secret waits for them.
-_prefetches: dict[str, threading.Thread] = {}
-_prefetch_lock = threading.Lock()
-logger = logging.getLogger("memkit.settings")
-
-
-def resolve_secret(value: str | None) -> str | None:
-    """A direct value, or ``ssm:/name`` / ``secretsmanager:name`` fetched (and cached for
-    5 minutes) through Powertools Parameters. Imported lazily: only deployments that use
-    references pay for it."""
-    if value is None or not value.startswith(SECRET_REFERENCE_PREFIXES):
-        return value
-    with _prefetch_lock:
-        prefetch = _prefetches.pop(value, None)
-    if prefetch is not None:
-        prefetch.join()
-    # Served from the provider's cache when the prefetch got the value less than 5 minutes
-    # ago; fetched again when it is older (a rotated key is picked up) or the prefetch failed.
-    return _fetch(value)
-
-
-def prefetch_secret(value: str | None) -> None:
-    """Start fetching a reference in the background, so that the round trip to SSM or Secrets
-    Manager overlaps the rest of a cold start instead of delaying the first request, which
-    then finds the value in the provider's cache.
-
-    The provider (Powertools and boto3 imports, the client) is built here, in the caller's
-    thread: only the call itself runs in the background, so two threads never import the same
-    modules at once."""
-    if value is None or not value.startswith(SECRET_REFERENCE_PREFIXES):
-        return
-    _parameter_provider(value.partition(":")[0])
-
-    def fetch() -> None:
-        try:
-            _fetch(value)
-        except Exception as error:
-            # Not lost: the first resolve_secret fetches again and raises if it fails too.
-            logger.warning("prefetching %s failed, fetching it again on first use: %r", value, error)
-
-    thread = threading.Thread(target=fetch, name="memkit-secret-prefetch", daemon=True)
-    # Started before it is published: a thread can only be joined once started.
-    thread.start()
-    with _prefetch_lock:
-        _prefetches[value] = thread
-
-
-def _fetch(reference: str) -> str | None:
-    service, _, name = reference.partition(":")
-    if service == "ssm":
-        return _parameter_provider("ssm").get(name, decrypt=True, max_age=300)
-    return _parameter_provider("secretsmanager").get(name, max_age=300)
-
-
-@lru_cache(maxsize=None)
-def _parameter_provider(service: str) -> Any:
-    """Powertools' provider for ``service`` on a client from memkit's one botocore session
-    (Powertools' own default providers would each start a boto3 session of their own)."""
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
-
-    from memkit.aws import create_client
-
-    provider = SSMProvider if service == "ssm" else SecretsProvider
-    return provider(boto3_client=create_client(service))

@@ -22,7 +22,7 @@ from memkit.agents import DEFAULT_TITLE_INSTRUCTIONS
 from memkit.jobs.handlers import job_handler
 from memkit.jobs.types import GenerateTitleJob
 from memkit.models import ListMessagesInput
-from memkit.storage.base import DEFAULT_TITLES
+from memkit.storage.memory.base import DEFAULT_TITLES
 
 if TYPE_CHECKING:
     from memkit.jobs.handlers import JobContext

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.parameters import GetParameterError
 
-from memkit import settings as settings_module
+from memkit.clients import secrets as secrets_module
 from memkit.api.auth import Authenticator
 from memkit.errors import ConfigurationError
 from memkit.settings import Settings
@@ -92,9 +92,9 @@ def test_api_key_from_an_ssm_parameter(
 def secrets_provider(sqs_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """memkit's Secrets Manager provider, on moto (which serves Secrets Manager next to SQS)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sqs_endpoint)
-    settings_module._parameter_provider.cache_clear()
-    yield settings_module._parameter_provider("secretsmanager")
-    settings_module._parameter_provider.cache_clear()
+    secrets_module._parameter_provider.cache_clear()
+    yield secrets_module._parameter_provider("secretsmanager")
+    secrets_module._parameter_provider.cache_clear()
 
 
 def _record_calls(provider: Any, operation: str) -> tuple[list[str], threading.Event]:
@@ -132,16 +132,16 @@ def test_a_failed_prefetch_is_logged_and_the_key_is_fetched_again_on_first_use(
 ) -> None:
     reference = f"secretsmanager:memkit/tests/{uid('late')}"
     calls, _ = _record_calls(secrets_provider, "GetSecretValue")
-    with caplog.at_level(logging.WARNING, logger="memkit.settings"):
-        settings_module.prefetch_secret(reference)
+    with caplog.at_level(logging.WARNING, logger="memkit.secrets"):
+        secrets_module.prefetch_secret(reference)
         # The secret does not exist yet: the first use fetches again and fails loudly too.
         with pytest.raises(GetParameterError):
-            settings_module.resolve_secret(reference)
+            secrets_module.resolve_secret(reference)
     assert any("prefetching" in record.getMessage() for record in caplog.records)
     assert len(calls) == 2
 
     secrets_provider.client.create_secret(Name=reference.partition(":")[2], SecretString="created-later")
-    assert settings_module.resolve_secret(reference) == "created-later"
+    assert secrets_module.resolve_secret(reference) == "created-later"
 
 
 # ---------------------------------------------------------------- none

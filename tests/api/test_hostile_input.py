@@ -108,13 +108,14 @@ def write_unchecked(store: Any, thread: Any) -> None:
     """Stores a thread the way an older memkit could have: no input check on the way."""
     inner = getattr(store, "inner", store)
     if inner.name == "libsql":
-        from memkit.storage.libsql import UPSERT_THREAD_SQL, _thread_params
+        from memkit.storage.memory.libsql.schema import UPSERT_THREAD_SQL, thread_params
 
-        with inner.transaction() as conn:
-            conn.execute(UPSERT_THREAD_SQL, _thread_params(thread))
+        with inner.database.transaction() as conn:
+            conn.execute(UPSERT_THREAD_SQL, thread_params(thread))
     else:
-        item = inner._thread_item(thread)
-        inner._create_thread(item, thread.resource_id)
+        from memkit.storage.memory.dynamodb.items import thread_item
+
+        inner.threads.create_thread(thread_item(inner.table.items, thread), thread.resource_id)
 
 
 # ---------------------------------------------------------------- numbers

@@ -122,7 +122,7 @@ def test_handler_import_leaves_heavy_modules_for_later(tmp_path: Path) -> None:
         f"spec = importlib.util.spec_from_file_location('app', {str(API_HANDLER_PATH)!r})\n"
         "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
         "heavy = ['aws_xray_sdk', 'botocore.session', 'botocore.client', 'boto3', 'pynamodb', 'libsql',\n"
-        "         'memkit.storage.dynamodb', 'memkit.api.openapi']\n"
+        "         'memkit.storage.memory.dynamodb.store', 'memkit.api.openapi']\n"
         "print(','.join(name for name in heavy if name in sys.modules))\n"
     )
     env = {

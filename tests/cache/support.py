@@ -18,7 +18,7 @@ from memkit.cache.factory import wrap_with_cache
 from memkit.cache.upstash import UpstashCache
 from memkit.models import ListMessagesInput
 from memkit.settings import Settings
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 
 def cache_settings(url: str, token: str, **overrides: object) -> Settings:

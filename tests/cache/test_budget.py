@@ -10,7 +10,8 @@ import pytest
 from bench.cache import TurnMeter, agent_turn, cached_store, exchange, seed_conversation
 from memkit.cache.cached_store import CachedMemoryStorage
 from memkit.models import MessageUpdate
-from memkit.storage.dynamodb import DynamoDBStore, RequestCounter
+from bench.instruments import RequestCounter
+from memkit.storage.memory.dynamodb.store import DynamoDBStore
 from tests.cache.support import container, newest
 
 pytestmark = [pytest.mark.redis, pytest.mark.dynamodb]

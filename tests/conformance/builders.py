@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from memkit.models import Message, Thread, to_ms, utc_now
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 # In the past, so any timestamp a store sets itself ("bumps") is strictly later than test data.
 BASE_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 from memkit.storage.factory import create_memory_storage
 from tests.cache.support import cached
 

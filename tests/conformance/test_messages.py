@@ -18,7 +18,7 @@ from memkit.models import (
     format_ts,
     parse_model,
 )
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 from .builders import (
     acceptable_orders,

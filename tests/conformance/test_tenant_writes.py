@@ -11,7 +11,7 @@ import pytest
 
 from memkit.errors import ForbiddenError, OwnershipError
 from memkit.models import ListMessagesInput, Message, MessageUpdate
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 from .builders import at, create_thread, ids, make_message, make_messages, new_resource_id, wire
 

@@ -10,7 +10,7 @@ import pytest
 
 from memkit.errors import NotFoundError, OwnershipError, ValidationError
 from memkit.models import ListMessagesByResourceInput, ListMessagesInput, ListThreadsInput, Thread, ThreadPage
-from memkit.storage.base import DEFAULT_TITLES, MemoryStorage
+from memkit.storage.memory.base import DEFAULT_TITLES, MemoryStorage
 
 from .builders import (
     INVALID_METADATA_KEYS,

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from memkit import Memory
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 from .builders import create_thread, new_resource_id
 

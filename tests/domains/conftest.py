@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from memkit.storage.composite import CompositeStore, create_store
+from memkit.storage.composite import CompositeStore
+from memkit.storage.factory import create_store
 
 DYNAMODB_DOMAINS_URL = "dynamodb://memkit-domains"
 

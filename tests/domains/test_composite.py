@@ -8,7 +8,8 @@ import pytest
 
 from memkit.errors import ConfigurationError, MemkitError
 from memkit.models import ListThreadsInput, Thread
-from memkit.storage.composite import CompositeStore, create_store
+from memkit.storage.composite import CompositeStore
+from memkit.storage.factory import create_store
 from memkit.storage.factory import create_memory_storage
 from memkit.storage.workflows.dynamodb import DynamoDBWorkflowsStorage
 
@@ -65,7 +66,7 @@ def test_libsql_domains_share_the_memory_file_and_survive_reopening(tmp_path: Pa
     store.observability.create_span(
         {"traceId": "trace-1", "spanId": "root", "name": "run", "spanType": "agent_run", "startedAt": at(0)}
     )
-    with store.memory.connection() as conn:
+    with store.memory.database.connection() as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     store.close()
 
@@ -75,7 +76,7 @@ def test_libsql_domains_share_the_memory_file_and_survive_reopening(tmp_path: Pa
     assert reopened.workflows.load_snapshot("support", "run-1") == {"status": "success"}
     assert reopened.scores.get_score("score-1").score == 1
     assert reopened.observability.get_trace("trace-1").spans[0].name == "run"
-    assert {domain: reopened.memory.schema_version(domain) for domain in ("workflows", "scores", "observability")} == {
+    assert {domain: reopened.memory.database.schema_version(domain) for domain in ("workflows", "scores", "observability")} == {
         "workflows": 1,
         "scores": 1,
         "observability": 1,

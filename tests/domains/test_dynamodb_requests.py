@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from memkit.storage.composite import CompositeStore, create_store
-from memkit.storage.dynamodb import RequestCounter
+from bench.instruments import RequestCounter
+from memkit.storage.composite import CompositeStore
+from memkit.storage.factory import create_store
 
 from .builders import at, unique_id
 from .conftest import DYNAMODB_DOMAINS_URL

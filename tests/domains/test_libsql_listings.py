@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-import memkit.storage.libsql as memory_libsql
+import memkit.storage.memory.libsql.store as memory_libsql
 import memkit.storage.observability.libsql as observability_libsql
 import memkit.storage.scores.libsql as scores_libsql
 import memkit.storage.workflows.libsql as workflows_libsql
 from memkit.models import ListMessagesByResourceInput, ListThreadsInput
-from memkit.storage.composite import CompositeStore, create_store
+from memkit.storage.composite import CompositeStore
+from memkit.storage.factory import create_store
 
 LISTINGS: dict[str, tuple[ModuleType, Callable[[CompositeStore], Any]]] = {
     "workflow runs": (workflows_libsql, lambda store: store.workflows.list_runs(per_page=2)),

@@ -25,12 +25,15 @@ from infra.cfn_template import load_template
 from infra.local import stack
 from memkit.api.auth import Authenticator
 from memkit.settings import Settings
-from memkit.storage import dynamodb
+from memkit.storage.dynamodb import table as dynamodb
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 SETTINGS_SOURCE = REPO_ROOT / "layers" / "memkit" / "settings.py"
-DYNAMODB_SOURCE = REPO_ROOT / "layers" / "memkit" / "storage" / "dynamodb.py"
+DYNAMODB_SOURCES = [
+    *(REPO_ROOT / "layers" / "memkit" / "storage" / "dynamodb").glob("*.py"),
+    *(REPO_ROOT / "layers" / "memkit" / "storage" / "memory" / "dynamodb").glob("*.py"),
+]
 
 FUNCTIONS = ("ApiFunction", "MemoryOpsFunction", "WorkerFunction")
 ENQUEUERS = {"ApiFunction", "MemoryOpsFunction"}
@@ -240,7 +243,8 @@ def test_every_index_the_store_names_exists_in_the_template(template: dict[str, 
     # Given every index name written in the adapter's source (queries and index models alike)
     named = {
         node.value
-        for node in ast.walk(ast.parse(DYNAMODB_SOURCE.read_text()))
+        for source in DYNAMODB_SOURCES
+        for node in ast.walk(ast.parse(source.read_text()))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"GSI\d+", node.value)
     }
     assert named, "found no GSI names in the DynamoDB adapter: has the naming changed?"

@@ -1,4 +1,4 @@
-"""Every AWS client memkit builds comes from one botocore session per process (``memkit.aws``):
+"""Every AWS client memkit builds comes from one botocore session per process (``memkit.clients.aws``):
 the table's (through pynamodb), the job queue's, and the Secrets Manager client Powertools
 Parameters reads ``secretsmanager:`` settings with. A fresh interpreter counts the sessions
 botocore makes while each client does real work on DynamoDB Local and moto."""
@@ -29,8 +29,8 @@ botocore.session.Session.__init__ = counting_init
 
 from memkit.jobs.sqs import SqsQueue
 from memkit.models import Thread
-from memkit.settings import resolve_secret
-from memkit.storage.dynamodb import DynamoDBStore
+from memkit.clients.secrets import resolve_secret
+from memkit.storage.memory.dynamodb.store import DynamoDBStore
 
 table, queue_url, secret = sys.argv[1:4]
 store = DynamoDBStore(table, create_table=True)

@@ -25,13 +25,9 @@ from memkit.models import (
     MessageUpdate,
     Thread,
 )
-from memkit.storage.dynamodb import (
-    TTL_ATTRIBUTE,
-    DynamoDBStore,
-    RequestCounter,
-    _create_table_if_missing,
-    table_definition,
-)
+from bench.instruments import RequestCounter
+from memkit.storage.memory.dynamodb.store import DynamoDBStore
+from memkit.storage.dynamodb.table import TTL_ATTRIBUTE, _create_table_if_missing, table_definition
 
 pytestmark = pytest.mark.dynamodb
 
@@ -643,7 +639,7 @@ def test_a_clone_whose_messages_cannot_be_saved_leaves_no_thread(store: DynamoDB
     def failing_save(messages):
         raise RetryableError("DynamoDB is busy, retry later")
 
-    monkeypatch.setattr(store, "save_messages_with_receipt", failing_save)
+    monkeypatch.setattr(store.writes, "save_messages_with_receipt", failing_save)
 
     # When the clone is attempted
     with pytest.raises(RetryableError):

@@ -24,7 +24,7 @@ from memkit.api.app import create_app
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.runtime import Runtime
 from memkit.settings import Settings
-from memkit.storage.dynamodb import DynamoDBStore
+from memkit.storage.memory.dynamodb.store import DynamoDBStore
 from tests.api.support import ApiClient, message, uid
 from tests.dynamodb_faults import DynamoDBFaults, without_sdk_retries
 

@@ -21,7 +21,7 @@ import pytest
 from memkit.embedders.local import LocalEmbedder
 from memkit.memory import Memory
 from memkit.models import format_ts
-from memkit.storage.libsql import LibSQLStore
+from memkit.storage.memory.libsql.store import LibSQLStore
 from memkit.vector.base import VectorStore
 from memkit.vector.libsql import LibSQLVector
 from memkit.vector.pinecone import PineconeVector
@@ -57,7 +57,7 @@ class Backend:
         """Every vector id in the resource's partition, read from the store itself (the
         stand-in's list endpoint for Pinecone), not through the adapter under test."""
         if isinstance(self.vector, LibSQLVector):
-            with self.store.connection() as conn:
+            with self.store.database.connection() as conn:
                 rows = conn.execute("SELECT id FROM memkit_vectors WHERE resource_id = ? ORDER BY id", (resource_id,)).fetchall()
             return [row[0] for row in rows]
         assert isinstance(self.vector, PineconeVector)
@@ -66,7 +66,7 @@ class Backend:
 
     def stored_metadata(self, resource_id: str, vector_ids: list[str]) -> dict[str, dict[str, Any]]:
         if isinstance(self.vector, LibSQLVector):
-            with self.store.connection() as conn:
+            with self.store.database.connection() as conn:
                 rows = conn.execute(
                     "SELECT id, thread_id, message_id, role, created_at, chunk FROM memkit_vectors "
                     "WHERE resource_id = ? AND id IN (SELECT value FROM json_each(?))",
@@ -85,7 +85,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     store = LibSQLStore(":memory:")
     if request.param == "libsql":
-        vector: VectorStore = LibSQLVector(store, DIMENSION)
+        vector: VectorStore = LibSQLVector(store.database, DIMENSION)
     else:
         vector = PineconeVector(request.getfixturevalue("pinecone_host"), "local", DIMENSION)
     yield Backend(request.param, store, vector)

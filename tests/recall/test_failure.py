@@ -16,7 +16,7 @@ from memkit.errors import ConfigurationError, RetryableError
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.memory import Memory
 from memkit.recall.search import search_memory
-from memkit.storage.libsql import LibSQLStore
+from memkit.storage.memory.libsql.store import LibSQLStore
 from memkit.vector.libsql import LibSQLVector
 from memkit.vector.pinecone import PineconeVector
 
@@ -178,14 +178,14 @@ def test_a_pinecone_index_with_another_metric_is_a_configuration_error() -> None
 def test_a_libsql_vector_table_of_another_dimension_is_a_configuration_error(tmp_path: Path) -> None:
     url = f"file:{tmp_path}/memkit.db"
     first = LibSQLStore(url)
-    LibSQLVector(first, 256)
+    LibSQLVector(first.database, 256)
     with pytest.raises(ConfigurationError, match="dimension 256.*MEMKIT_EMBEDDING_DIMENSION is 384"):
-        LibSQLVector(first, 384)
+        LibSQLVector(first.database, 384)
     first.close()
 
 
 def test_an_embedder_of_the_wrong_dimension_is_a_configuration_error(store: LibSQLStore) -> None:
-    vector = LibSQLVector(store, DIMENSION)
+    vector = LibSQLVector(store.database, DIMENSION)
     memory = Memory(store, config={"semanticRecall": RECALL}, vector=vector, embedder=LocalEmbedder(128))
     memory.create_thread(resource_id="r1", thread_id="t1")
     with pytest.raises(ConfigurationError):

@@ -13,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from memkit.errors import RetryableError
-from memkit.storage.dynamodb import DynamoDBStore
+from memkit.storage.memory.dynamodb.store import DynamoDBStore
 from tests.dynamodb_faults import DynamoDBFaults, without_sdk_retries
 
 pytestmark = pytest.mark.dynamodb

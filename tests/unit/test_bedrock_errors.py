@@ -1,4 +1,4 @@
-"""Both Bedrock adapters read a failure the same way (``memkit.bedrock_errors``).
+"""Both Bedrock adapters read a failure the same way (``memkit.clients.bedrock_errors``).
 
 The embedder and the language model feed one job queue: a fault that is retried for a title job
 must not dead-letter an indexing job. Every case runs against both adapters, through botocore's

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeou
 from pynamodb.exceptions import QueryError
 
 from memkit.errors import ConflictError, RetryableError
-from memkit.storage.dynamodb import domain_error
+from memkit.storage.dynamodb.errors import domain_error
 
 
 def client_error(code: str) -> ClientError:

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
-import memkit.storage.libsql as libsql_module
+import memkit.storage.memory.libsql.store as libsql_module
 from memkit.errors import ConfigurationError, MemkitError, NotFoundError
 from memkit.models import ListMessagesInput, ListThreadsInput, Message, Resource, Thread
 from memkit.storage.factory import create_memory_storage
-from memkit.storage.libsql import MEMORY_DOMAIN, MEMORY_MIGRATIONS, LibSQLStore, Migration
+from memkit.storage.libsql.database import Migration
+from memkit.storage.memory.libsql.schema import MEMORY_DOMAIN, MEMORY_MIGRATIONS
+from memkit.storage.memory.libsql.store import LibSQLStore
 from tests.conformance.builders import at
 
 CURRENT_VERSION = MEMORY_MIGRATIONS[-1].version
@@ -55,8 +57,8 @@ def file_store(db_url: str):
 
 def test_first_open_creates_the_schema_at_the_current_version(file_store):
     # Given a brand-new file (the fixture), then the memory tables exist at the newest version
-    assert file_store.schema_version(MEMORY_DOMAIN) == CURRENT_VERSION
-    with file_store.connection() as conn:
+    assert file_store.database.schema_version(MEMORY_DOMAIN) == CURRENT_VERSION
+    with file_store.database.connection() as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     assert {"memkit_schema", "threads", "messages", "resources"} <= tables
 
@@ -75,8 +77,8 @@ def test_a_file_from_an_older_version_is_migrated_on_open_and_keeps_its_data(db_
     monkeypatch.setattr(libsql_module, "MEMORY_MIGRATIONS", (*MEMORY_MIGRATIONS, upgrade))
     with closing(LibSQLStore(db_url)) as new:
         # Then the file is at the new version, the new column exists and the data survived
-        assert new.schema_version() == CURRENT_VERSION + 1
-        with new.connection() as conn:
+        assert new.database.schema_version(MEMORY_DOMAIN) == CURRENT_VERSION + 1
+        with new.database.connection() as conn:
             columns = {row[1] for row in conn.execute("PRAGMA table_info(threads)").fetchall()}
         assert "archived_at" in columns
         assert new.get_thread("thread-1").title == make_thread().title
@@ -97,14 +99,14 @@ def test_a_failing_migration_leaves_the_file_at_the_previous_version(db_url, mon
 
     monkeypatch.undo()
     with closing(LibSQLStore(db_url)) as store:
-        assert store.schema_version() == CURRENT_VERSION
-        with store.connection() as conn:
+        assert store.database.schema_version(MEMORY_DOMAIN) == CURRENT_VERSION
+        with store.database.connection() as conn:
             half_done = conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall()
         assert half_done == []
 
 
 def test_a_file_newer_than_this_memkit_is_refused(db_url):
-    with closing(LibSQLStore(db_url)) as store, store.transaction() as conn:
+    with closing(LibSQLStore(db_url)) as store, store.database.transaction() as conn:
         conn.execute("UPDATE memkit_schema SET version = 99 WHERE domain = ?", (MEMORY_DOMAIN,))
 
     with pytest.raises(ConfigurationError, match="schema version 99"):
@@ -114,17 +116,17 @@ def test_a_file_newer_than_this_memkit_is_refused(db_url):
 def test_other_domains_register_their_own_migrations_on_the_same_file(file_store):
     workflows = (Migration(1, ("CREATE TABLE workflow_snapshots (run_id TEXT PRIMARY KEY, snapshot TEXT)",)),)
 
-    assert file_store.migrate("workflows", workflows) == 1
-    assert file_store.migrate("workflows", workflows) == 1  # a second run is a no-op
-    assert file_store.schema_version("workflows") == 1
-    assert file_store.schema_version(MEMORY_DOMAIN) == CURRENT_VERSION
-    with file_store.transaction() as conn:
+    assert file_store.database.migrate("workflows", workflows) == 1
+    assert file_store.database.migrate("workflows", workflows) == 1  # a second run is a no-op
+    assert file_store.database.schema_version("workflows") == 1
+    assert file_store.database.schema_version(MEMORY_DOMAIN) == CURRENT_VERSION
+    with file_store.database.transaction() as conn:
         conn.execute("INSERT INTO workflow_snapshots VALUES (?, ?)", ("run-1", "{}"))
 
 
 def test_migrations_out_of_order_are_a_configuration_error(file_store):
     with pytest.raises(ConfigurationError, match="numbered"):
-        file_store.migrate("scores", [Migration(2, ("SELECT 1",)), Migration(1, ("SELECT 1",))])
+        file_store.database.migrate("scores", [Migration(2, ("SELECT 1",)), Migration(1, ("SELECT 1",))])
 
 
 # ---------------------------------------------------------------- persistence and URLs
@@ -144,7 +146,7 @@ def test_everything_survives_close_and_reopen(db_url):
 
 
 def test_file_databases_use_wal(file_store):
-    with file_store.connection() as conn:
+    with file_store.database.connection() as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -176,7 +178,7 @@ def test_a_failing_transaction_writes_nothing(file_store):
     file_store.save_thread(make_thread())
 
     with pytest.raises(RuntimeError, match="boom"):
-        with file_store.transaction():
+        with file_store.database.transaction():
             file_store.save_messages([make_message("m1")])
             raise RuntimeError("boom")
 
@@ -186,7 +188,7 @@ def test_a_failing_transaction_writes_nothing(file_store):
 def test_a_failed_nested_transaction_rolls_back_only_its_own_work(file_store):
     file_store.save_thread(make_thread())
 
-    with file_store.transaction():
+    with file_store.database.transaction():
         file_store.save_messages([make_message("m1")])
         with pytest.raises(NotFoundError):
             # save_messages opens a nested transaction (a savepoint) and fails inside it
@@ -253,7 +255,7 @@ def test_other_processes_writing_the_same_file_lose_nothing(db_url, file_store):
     file_store.save_thread(make_thread("thread-2"))
     script = (
         "import sys\n"
-        "from memkit.storage.libsql import LibSQLStore\n"
+        "from memkit.storage.memory.libsql.store import LibSQLStore\n"
         "from memkit.models import Message\n"
         "store = LibSQLStore(sys.argv[1])\n"
         f"for i in range({WRITES_PER_WORKER}):\n"

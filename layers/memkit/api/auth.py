@@ -23,8 +23,9 @@ import hmac
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from memkit.clients.secrets import prefetch_secret, resolve_secret
 from memkit.errors import AuthenticationError, ConfigurationError, ForbiddenError
-from memkit.settings import AUTH_MODES, Settings, in_lambda, prefetch_secret, resolve_secret
+from memkit.settings import AUTH_MODES, Settings
 
 
 class Principal(NamedTuple):
@@ -65,7 +66,7 @@ class Authenticator:
         if self.mode not in AUTH_MODES:
             raise ConfigurationError(f"MEMKIT_AUTH must be one of {AUTH_MODES}, got {self.mode!r}")
         if lambda_runtime is None:
-            lambda_runtime = in_lambda()
+            lambda_runtime = settings.lambda_runtime
         if self.mode == "none" and lambda_runtime and not settings.auth_force_none:
             raise ConfigurationError(
                 "MEMKIT_AUTH=none refuses to run inside Lambda; use api-key or jwt, "

@@ -109,7 +109,7 @@ from memkit.models import (
     page_meta,
     validate_id,
 )
-from memkit.storage.base import (
+from memkit.storage.memory.base import (
     UNSET,
     DeletedResource,
     DeletedThread,

@@ -10,9 +10,10 @@ import hashlib
 
 from memkit.agents import AgentRegistry
 from memkit.cache.base import CacheBackend
+from memkit.clients.secrets import resolve_secret
 from memkit.errors import ConfigurationError
-from memkit.settings import Settings, in_lambda, resolve_secret
-from memkit.storage.base import MemoryStorage
+from memkit.settings import Settings
+from memkit.storage.memory.base import MemoryStorage
 
 # Per-request lastMessages overrides (the memoryConfig query parameter) stay cached up to this
 # many even when every configured agent reads fewer.
@@ -62,5 +63,5 @@ def wrap_with_cache(
         backend,
         namespace=namespace or store_namespace(store),
         window=cache_window(registry),
-        emit_metrics=in_lambda(),
+        emit_metrics=settings.lambda_runtime,
     )

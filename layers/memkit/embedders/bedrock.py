@@ -6,9 +6,9 @@ dot product agree). A batch runs up to ``MAX_CONCURRENCY`` calls at once on a sm
 botocore clients are thread-safe, and indexing a long message (several chunks) should not cost
 several round trips in a row.
 
-The client is built on first use, from memkit's one botocore session (``memkit.aws``). Its retry mode
+The client is built on first use, from memkit's one botocore session (``memkit.clients.aws``). Its retry mode
 ("standard", 3 attempts) absorbs brief throttling; what still fails is classified for the job
-queue by ``memkit.bedrock_errors``, the same way as for the Bedrock language model.
+queue by ``memkit.clients.bedrock_errors``, the same way as for the Bedrock language model.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from memkit.aws import LazyClient
-from memkit.bedrock_errors import bedrock_error
+from memkit.clients.aws import LazyClient
+from memkit.clients.bedrock_errors import bedrock_error
 from memkit.embedders.base import Embedder, check_vectors
 from memkit.errors import ConfigurationError, PermanentJobError
 

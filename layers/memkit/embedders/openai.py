@@ -3,7 +3,7 @@ Azure-style gateways, vLLM, Ollama, LiteLLM...).
 
 Selected by ``MEMKIT_EMBEDDER=openai/<model>``; the base URL and key come from
 ``MEMKIT_OPENAI_BASE_URL`` (default ``https://api.openai.com/v1``) and ``OPENAI_API_KEY``.
-The HTTP and the mapping of failures are ``memkit.openai_http``'s.
+The HTTP and the mapping of failures are ``memkit.clients.openai_http``'s.
 
 ``dimensions`` is sent only to models known to accept it (OpenAI's ``text-embedding-3-*``);
 other servers reject or ignore unknown parameters, and the length of what comes back is checked
@@ -16,8 +16,8 @@ from typing import Any
 
 from memkit.embedders.base import Embedder, check_vectors
 from memkit.errors import ConfigurationError, PermanentJobError
-from memkit.openai_http import post_json
-from memkit.settings import resolve_secret
+from memkit.clients.openai_http import post_json
+from memkit.clients.secrets import resolve_secret
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # OpenAI accepts 2,048 inputs per request; fewer keeps each request well under its token cap

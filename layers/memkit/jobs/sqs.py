@@ -1,7 +1,7 @@
 """Jobs on Amazon SQS, run by the worker Lambda (``functions/worker``).
 
 The client is built on the first enqueue, not with the queue (most API requests never enqueue),
-from memkit's one botocore session (``memkit.aws``). botocore picks the endpoint up from
+from memkit's one botocore session (``memkit.clients.aws``). botocore picks the endpoint up from
 ``AWS_ENDPOINT_URL_SQS``, and region and credentials from the usual variables.
 
 A failed send raises, never drops: throttling, 5xx and connection failures as
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from memkit.aws import LazyClient
+from memkit.clients.aws import LazyClient
 from memkit.errors import ConfigurationError, RetryableError
 from memkit.jobs.base import JobQueue
 

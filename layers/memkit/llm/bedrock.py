@@ -1,10 +1,10 @@
 """Amazon Bedrock through the Converse API (one request shape for every model family).
 
 The ``bedrock-runtime`` client is built on first use, from memkit's one botocore session
-(``memkit.aws``), so an API container that only enqueues title jobs never builds it. Region,
+(``memkit.clients.aws``), so an API container that only enqueues title jobs never builds it. Region,
 endpoint and credentials come from the standard AWS variables.
 
-Errors are classified for the job queue by ``memkit.bedrock_errors``, the same way as for the
+Errors are classified for the job queue by ``memkit.clients.bedrock_errors``, the same way as for the
 Bedrock embedder: transient faults are retried through queue visibility, the rest are
 dead-lettered with Bedrock's reason.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from memkit.aws import LazyClient
-from memkit.bedrock_errors import bedrock_error
+from memkit.clients.aws import LazyClient
+from memkit.clients.bedrock_errors import bedrock_error
 from memkit.llm.base import LanguageModel
 
 

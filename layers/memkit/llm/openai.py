@@ -1,6 +1,6 @@
 """Any OpenAI-compatible Chat Completions endpoint (OpenAI, Azure-style proxies, vLLM, Ollama...).
 
-The HTTP and the mapping of failures are ``memkit.openai_http``'s. The API key may be a Secrets
+The HTTP and the mapping of failures are ``memkit.clients.openai_http``'s. The API key may be a Secrets
 Manager or SSM reference; it is resolved per call through Powertools' 5-minute cache, so a
 rotated key is picked up without a redeploy.
 """
@@ -11,8 +11,8 @@ from typing import Any
 
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.llm.base import LanguageModel
-from memkit.openai_http import post_json
-from memkit.settings import resolve_secret
+from memkit.clients.openai_http import post_json
+from memkit.clients.secrets import resolve_secret
 
 DEFAULT_TIMEOUT_SECONDS = 15.0
 

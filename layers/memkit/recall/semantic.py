@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 from memkit.agents import MessageRange
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.models import ListMessagesInput, ListThreadsInput, Message, Thread
-from memkit.storage.base import MemoryStorage
+from memkit.storage.memory.base import MemoryStorage
 
 if TYPE_CHECKING:
     from memkit.memory import Memory, RecallResult

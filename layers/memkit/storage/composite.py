@@ -1,8 +1,8 @@
 """Route each storage domain to its own adapter (Mastra's ``MastraCompositeStore``).
 
-``create_store(url)`` gives every domain on one backend: on libSQL the domains' tables live in
-the memory store's file and share its connection; on DynamoDB they share the table. Mixing
-backends is explicit::
+``create_store(url)`` (``storage/factory.py``) gives every domain on one backend: on libSQL the
+domains' tables live in the memory store's file and share its connection; on DynamoDB they
+share the table. Mixing backends is explicit::
 
     memory = create_memory_storage("file:./memkit.db")
     store = CompositeStore(
@@ -10,20 +10,21 @@ backends is explicit::
         memory=memory,                                # conversations in the local file
     )
 
-Adapter modules are imported only when a backend is selected (cold start: a Lambda never
-imports libsql, the embedded server never imports pynamodb for the other domains).
+``CompositeStore.deferred`` takes builders instead of adapters for the domains other than
+memory and builds each on first access: the runtime's store for a deployment, so that a memory
+request never imports, builds or migrates the other domains.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from memkit.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from memkit.storage.base import MemoryStorage
-    from memkit.storage.dynamodb import DynamoDBStore
-    from memkit.storage.libsql import LibSQLStore
+    from memkit.storage.memory.base import MemoryStorage
     from memkit.storage.observability.base import ObservabilityStorage
     from memkit.storage.scores.base import ScoresStorage
     from memkit.storage.workflows.base import WorkflowsStorage
@@ -46,6 +47,18 @@ class CompositeStore:
         given = {"memory": memory, "workflows": workflows, "scores": scores, "observability": observability}
         self._default = default
         self._overrides = {domain: adapter for domain, adapter in given.items() if adapter is not None}
+        self._builders: dict[str, Callable[[], Any]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def deferred(cls, *, memory: MemoryStorage, **builders: Callable[[], Any]) -> CompositeStore:
+        """``memory`` now, every other domain from its builder on first access (once)."""
+        unknown = set(builders) - set(DOMAINS)
+        if unknown:
+            raise ConfigurationError(f"unknown storage domain(s) {sorted(unknown)}; domains are {', '.join(DOMAINS)}")
+        store = cls(memory=memory)
+        store._builders = dict(builders)
+        return store
 
     def domain(self, name: str) -> Any:
         """The adapter serving domain ``name`` (one of ``DOMAINS``)."""
@@ -53,6 +66,11 @@ class CompositeStore:
             raise ConfigurationError(f"unknown storage domain {name!r}; domains are {', '.join(DOMAINS)}")
         if name in self._overrides:
             return self._overrides[name]
+        if name in self._builders:
+            with self._lock:
+                if name not in self._overrides:
+                    self._overrides[name] = self._builders[name]()
+                return self._overrides[name]
         if self._default is not None:
             return self._default.domain(name)
         raise ConfigurationError(f"no storage is configured for the {name!r} domain")
@@ -74,51 +92,12 @@ class CompositeStore:
         return self.domain("observability")
 
     def close(self) -> None:
-        """Close the overriding adapters, then the default store. The memory adapter goes
-        last: on libSQL it owns the connection the other domains borrow."""
-        ordered = sorted(self._overrides.items(), key=lambda entry: entry[0] == "memory")
+        """Close the overriding adapters (those built, of a deferred store), then the default
+        store. The memory adapter goes last: on libSQL it owns the connection the other domains
+        borrow."""
+        with self._lock:
+            ordered = sorted(self._overrides.items(), key=lambda entry: entry[0] == "memory")
         for _, adapter in ordered:
             adapter.close()
         if self._default is not None:
             self._default.close()
-
-
-def create_store(url: str, *, create_tables: bool = True) -> CompositeStore:
-    """Every domain on the backend ``url`` selects (``file:<path>``, ``:memory:``,
-    ``dynamodb://<table>``), sharing the memory store's file or table."""
-    from memkit.storage.factory import create_memory_storage
-
-    memory = create_memory_storage(url, create_tables=create_tables)
-    try:
-        return CompositeStore(memory=memory, **_other_domains(memory))
-    except BaseException:
-        memory.close()
-        raise
-
-
-def _other_domains(memory: MemoryStorage) -> dict[str, Any]:
-    """The workflows, scores and observability adapters on the memory store's file or table."""
-    if memory.name == "libsql":
-        from memkit.storage.observability.libsql import LibSQLObservabilityStorage
-        from memkit.storage.scores.libsql import LibSQLScoresStorage
-        from memkit.storage.workflows.libsql import LibSQLWorkflowsStorage
-
-        database = cast("LibSQLStore", memory)
-        return {
-            "workflows": LibSQLWorkflowsStorage(database),
-            "scores": LibSQLScoresStorage(database),
-            "observability": LibSQLObservabilityStorage(database),
-        }
-    if memory.name == "dynamodb":
-        from memkit.storage.observability.dynamodb import DynamoDBObservabilityStorage
-        from memkit.storage.scores.dynamodb import DynamoDBScoresStorage
-        from memkit.storage.workflows.dynamodb import DynamoDBWorkflowsStorage
-
-        # The memory store already created the table if asked to.
-        table = cast("DynamoDBStore", memory).table_name
-        return {
-            "workflows": DynamoDBWorkflowsStorage(table),
-            "scores": DynamoDBScoresStorage(table),
-            "observability": DynamoDBObservabilityStorage(table),
-        }
-    raise ConfigurationError(f"the {memory.name!r} memory store has no adapters for the other domains")

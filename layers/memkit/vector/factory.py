@@ -1,8 +1,9 @@
 """Build the vector store ``MEMKIT_VECTOR_URL`` names.
 
 * ``file:<path>`` / ``libsql:<path>`` / ``:memory:`` → ``LibSQLVector`` in that libSQL file,
-  normally the same one as ``MEMKIT_STORAGE_URL``. Stores on one file share one connection in a
-  process, so the vectors and the memory tables never contend for the write lock. No query
+  normally the same one as ``MEMKIT_STORAGE_URL``. Handles on one file share one connection in a
+  process (``storage/libsql/database.py``), so the vectors and the memory tables never contend
+  for the write lock, and the vectors need none of the memory tables. No query
   joins the vectors with the memory tables (recall resolves hits through the storage port), so
   ``:memory:`` vectors simply live in a private in-memory database.
 * ``pinecone://<index-host>`` → ``PineconeVector`` with ``PINECONE_API_KEY``.
@@ -26,10 +27,10 @@ def create_vector_store(settings: Settings) -> VectorStore:
 
         return PineconeVector(url, settings.pinecone_api_key, dimension)
     if url == ":memory:" or url.startswith(("file:", "libsql:")):
-        from memkit.storage.libsql import LibSQLStore
+        from memkit.storage.libsql.database import open_database
         from memkit.vector.libsql import LibSQLVector
 
-        return LibSQLVector(LibSQLStore(url), dimension, owns_store=True)
+        return LibSQLVector(open_database(url), dimension, owns_database=True)
     raise ConfigurationError(
         f"MEMKIT_VECTOR_URL must be none, file:<path>, :memory: or pinecone://<index-host>, got {url!r}"
     )

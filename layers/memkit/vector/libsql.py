@@ -1,9 +1,10 @@
 """Vectors for semantic recall in the same libSQL file as the embedded store.
 
 Selected by ``MEMKIT_VECTOR_URL=file:<path>`` (or ``:memory:``), normally the same file as
-``MEMKIT_STORAGE_URL``. The table lives beside the memory tables and uses the store's one locked
-connection (``LibSQLStore.connection()``/``transaction()``), so the two never fight over the
-file's write lock. Its schema is the ``vectors`` domain of the store's migration mechanism.
+``MEMKIT_STORAGE_URL``. The table lives beside the memory tables and uses the file's one locked
+connection (``LibSQLDatabase.connection()``/``transaction()``, ``storage/libsql/database.py``), so
+the two never fight over the file's write lock. Its schema is the ``vectors`` domain of the
+file's migrations.
 
 Layout: ``memkit_vectors`` has one row per message chunk, ``id = <messageId>#<chunk>``, the
 resource and thread as columns (the partition Pinecone gets from namespaces and metadata),
@@ -44,8 +45,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from memkit.errors import ConfigurationError
-from memkit.storage.libsql import LibSQLStore, Migration
-from memkit.storage.libsql_support import id_list
+from memkit.storage.libsql.database import LibSQLDatabase, Migration
+from memkit.storage.libsql.sql import id_list
 from memkit.vector.base import VectorHit, VectorRecord, VectorStore
 
 VECTOR_DOMAIN = "vectors"
@@ -123,23 +124,23 @@ class LibSQLVector(VectorStore):
 
     def __init__(
         self,
-        store: LibSQLStore,
+        database: LibSQLDatabase,
         dimension: int,
         *,
         exact_scan_limit: int = EXACT_SCAN_LIMIT,
-        owns_store: bool = False,
+        owns_database: bool = False,
     ):
-        self.store = store
-        self._owns_store = owns_store
+        self.database = database
+        self._owns_database = owns_database
         self._dimension = dimension
         self._pack = struct.Struct(f"<{dimension}f").pack
         self.exact_scan_limit = exact_scan_limit
-        store.migrate(VECTOR_DOMAIN, vector_migrations(dimension))
-        with store.connection() as conn:
+        database.migrate(VECTOR_DOMAIN, vector_migrations(dimension))
+        with database.connection() as conn:
             stored = conn.execute(SELECT_DIMENSION_SQL).fetchone()[0]
         if stored != dimension:
             raise ConfigurationError(
-                f"the vectors in {store.path} have dimension {stored}, but MEMKIT_EMBEDDING_DIMENSION "
+                f"the vectors in {database.path} have dimension {stored}, but MEMKIT_EMBEDDING_DIMENSION "
                 f"is {dimension}; use the embedder they were made with, or a new file"
             )
 
@@ -164,28 +165,28 @@ class LibSQLVector(VectorStore):
             )
             for record in records
         ]
-        with self.store.transaction() as conn:
+        with self.database.transaction() as conn:
             conn.executemany(UPSERT_VECTOR_SQL, rows)
 
     def trim_messages(self, resource_id: str, chunk_counts: Mapping[str, int]) -> None:
         if not chunk_counts:
             return
         rows = [(resource_id, message_id, count) for message_id, count in chunk_counts.items()]
-        with self.store.transaction() as conn:
+        with self.database.transaction() as conn:
             conn.executemany(TRIM_MESSAGE_SQL, rows)
 
     def delete_messages(self, resource_id: str, message_ids: Sequence[str]) -> None:
         if message_ids:
-            with self.store.transaction() as conn:
+            with self.database.transaction() as conn:
                 conn.execute(DELETE_MESSAGES_SQL, (resource_id, id_list(message_ids)))
 
     def delete_threads(self, resource_id: str, thread_ids: Sequence[str]) -> None:
         if thread_ids:
-            with self.store.transaction() as conn:
+            with self.database.transaction() as conn:
                 conn.execute(DELETE_THREADS_SQL, (resource_id, id_list(thread_ids)))
 
     def delete_resource(self, resource_id: str) -> None:
-        with self.store.transaction() as conn:
+        with self.database.transaction() as conn:
             conn.execute(DELETE_RESOURCE_SQL, (resource_id,))
 
     # ------------------------------------------------------------ reads
@@ -196,7 +197,7 @@ class LibSQLVector(VectorStore):
         where = "v.resource_id = ?" + (" AND v.thread_id = ?" if thread_id is not None else "")
         params: list[Any] = [resource_id] + ([thread_id] if thread_id is not None else [])
         blob = self._blob(vector)
-        with self.store.connection() as conn:
+        with self.database.connection() as conn:
             rows_in_scope = conn.execute(COUNT_SQL.format(where=where), params).fetchone()[0]
             if rows_in_scope == 0:
                 return []
@@ -208,7 +209,7 @@ class LibSQLVector(VectorStore):
 
     def count(self, resource_id: str | None = None) -> int:
         """How many chunks are stored (for one resource); for tests and the benchmark."""
-        with self.store.connection() as conn:
+        with self.database.connection() as conn:
             if resource_id is None:
                 return conn.execute(COUNT_ALL_SQL).fetchone()[0]
             return conn.execute(COUNT_SQL.format(where="v.resource_id = ?"), (resource_id,)).fetchone()[0]
@@ -232,9 +233,9 @@ class LibSQLVector(VectorStore):
         return self._pack(*values)
 
     def close(self) -> None:
-        # A store handed in is shared with the memory domain, and its opener closes it.
-        if self._owns_store:
-            self.store.close()
+        # A database handed in is shared with the memory domain, and its opener closes it.
+        if self._owns_database:
+            self.database.close()
 
 
 def _hit(row: Sequence[Any]) -> VectorHit:

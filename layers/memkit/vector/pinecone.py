@@ -40,7 +40,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Callable, TypeVar
 
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
-from memkit.settings import resolve_secret
+from memkit.clients.secrets import resolve_secret
 from memkit.vector.base import VectorHit, VectorRecord, VectorStore, message_prefix
 
 logger = logging.getLogger("memkit.vector")

@@ -31,18 +31,10 @@ from pynamodb.exceptions import DoesNotExist
 
 from memkit.models import format_ts, page_meta
 from memkit.storage.common import dumps, window
-from memkit.storage.dynamodb import TableModels
-from memkit.storage.dynamodb_domains import (
-    and_all,
-    batch_write,
-    entity_class,
-    key_range,
-    open_table,
-    page_across,
-    timestamp_range,
-    translated_errors,
-    write_if,
-)
+from memkit.storage.dynamodb.errors import translated_errors
+from memkit.storage.dynamodb.paging import and_all, key_range, page_across, timestamp_range
+from memkit.storage.dynamodb.requests import batch_write, write_if
+from memkit.storage.dynamodb.table import TableModels, entity_class, open_table
 from memkit.storage.observability.base import (
     ObservabilityStorage,
     Span,
@@ -99,9 +91,19 @@ def _span_from_item(item: Any) -> Span:
 class DynamoDBObservabilityStorage(ObservabilityStorage):
     name = "dynamodb"
 
-    def __init__(self, table_name: str, *, create_table: bool = False, endpoint_url: str | None = None):
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        create_table: bool = False,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        endpoint_hint: str | None = None,
+    ):
         self.table_name = table_name
-        self._models = open_table(table_name, create_table=create_table, endpoint_url=endpoint_url)
+        self._models = open_table(
+            table_name, create_table=create_table, region=region, endpoint_url=endpoint_url, endpoint_hint=endpoint_hint
+        )
         self._span, self._month = _item_classes(self._models)
         self._known_months: set[str] = set()
         self._months_lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""Spans in the memory store's libSQL file (``spans`` table, one row per span, the span as JSON).
+"""Spans in the shared libSQL file (``spans`` table, one row per span, the span as JSON).
 
 ==========================================  =============================================
 access pattern                              served by
@@ -18,8 +18,8 @@ from typing import Any
 
 from memkit.models import format_ts, page_meta
 from memkit.storage.common import dumps
-from memkit.storage.libsql import LibSQLStore, Migration
-from memkit.storage.libsql_support import Filters, count_and_page, id_list
+from memkit.storage.libsql.database import LibSQLDatabase, Migration
+from memkit.storage.libsql.sql import Filters, count_and_page, id_list
 from memkit.storage.observability.base import (
     ObservabilityStorage,
     Span,
@@ -83,30 +83,30 @@ def _span_from_data(data: str) -> Span:
 
 
 class LibSQLObservabilityStorage(ObservabilityStorage):
-    """Spans in ``store``'s file; the memory store owns the connection and closes it."""
+    """Spans in ``database``'s file; whoever opened the database closes it."""
 
     name = "libsql"
 
-    def __init__(self, store: LibSQLStore):
-        self._store = store
-        store.migrate(OBSERVABILITY_DOMAIN, OBSERVABILITY_MIGRATIONS)
+    def __init__(self, database: LibSQLDatabase):
+        self._database = database
+        database.migrate(OBSERVABILITY_DOMAIN, OBSERVABILITY_MIGRATIONS)
 
     def _put_spans(self, spans: Sequence[Span]) -> None:
-        with self._store.transaction() as conn:
+        with self._database.transaction() as conn:
             conn.executemany(UPSERT_SPAN_SQL, [_span_params(span) for span in spans])
 
     def _get_versioned(self, trace_id: str, span_id: str) -> tuple[Span, str] | None:
-        with self._store.connection() as conn:
+        with self._database.connection() as conn:
             row = conn.execute(SELECT_SPAN_SQL, (trace_id, span_id)).fetchone()
         return None if row is None else (_span_from_data(row[0]), row[1])
 
     def _put_if_version(self, span: Span, expected_version: str) -> bool:
-        with self._store.transaction() as conn:
+        with self._database.transaction() as conn:
             cursor = conn.execute(UPDATE_IF_VERSION_SQL, (*_span_params(span), span.trace_id, span.span_id, expected_version))
             return cursor.rowcount > 0
 
     def _trace_spans(self, trace_id: str) -> list[Span]:
-        with self._store.connection() as conn:
+        with self._database.connection() as conn:
             rows = conn.execute(SELECT_TRACE_SQL, (trace_id,)).fetchall()
         return [_span_from_data(row[0]) for row in rows]
 
@@ -121,7 +121,7 @@ class LibSQLObservabilityStorage(ObservabilityStorage):
             .add("name = ?", query.name)
             .add("status = ?", query.status)
         )
-        with self._store.snapshot() as conn:
+        with self._database.snapshot() as conn:
             total, rows = count_and_page(
                 conn, "spans", "data", filters.where(), filters.params,
                 order_by=NEWEST_FIRST, page=query.page, per_page=query.per_page,
@@ -130,5 +130,5 @@ class LibSQLObservabilityStorage(ObservabilityStorage):
         return TracePage(traces=traces, **page_meta(total, query.page, query.per_page, len(traces)))
 
     def _delete_traces(self, trace_ids: Sequence[str]) -> None:
-        with self._store.transaction() as conn:
+        with self._database.transaction() as conn:
             conn.execute(DELETE_TRACES_SQL, (id_list(trace_ids),))

@@ -29,8 +29,9 @@ from pynamodb.transactions import TransactWrite
 
 from memkit.models import format_ts, page_meta
 from memkit.storage.common import dumps, window
-from memkit.storage.dynamodb import TableModels
-from memkit.storage.dynamodb_domains import and_all, entity_class, open_table, page_across, translated_errors
+from memkit.storage.dynamodb.errors import translated_errors
+from memkit.storage.dynamodb.paging import and_all, page_across
+from memkit.storage.dynamodb.table import TableModels, entity_class, open_table
 from memkit.storage.scores.base import Score, ScorePage, ScoresQuery, ScoresStorage
 
 MAIN_SK = "SCORE"
@@ -82,9 +83,19 @@ def _score_from_item(item: Any) -> Score:
 class DynamoDBScoresStorage(ScoresStorage):
     name = "dynamodb"
 
-    def __init__(self, table_name: str, *, create_table: bool = False, endpoint_url: str | None = None):
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        create_table: bool = False,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        endpoint_hint: str | None = None,
+    ):
         self.table_name = table_name
-        self._models = open_table(table_name, create_table=create_table, endpoint_url=endpoint_url)
+        self._models = open_table(
+            table_name, create_table=create_table, region=region, endpoint_url=endpoint_url, endpoint_hint=endpoint_hint
+        )
         self._score = _score_item_class(self._models)
 
     def _put(self, score: Score) -> Score:

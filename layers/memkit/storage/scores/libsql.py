@@ -1,4 +1,4 @@
-"""Scores in the memory store's libSQL file (``scores`` table).
+"""Scores in the shared libSQL file (``scores`` table).
 
 The whole score is one JSON column; the columns it is listed by are copied out, each list
 served by an index that also delivers the newest-first order:
@@ -20,8 +20,8 @@ import json
 
 from memkit.models import format_ts, page_meta
 from memkit.storage.common import dumps
-from memkit.storage.libsql import LibSQLStore, Migration
-from memkit.storage.libsql_support import Filters, count_and_page
+from memkit.storage.libsql.database import LibSQLDatabase, Migration
+from memkit.storage.libsql.sql import Filters, count_and_page
 from memkit.storage.scores.base import Score, ScorePage, ScoresQuery, ScoresStorage
 
 SCORES_DOMAIN = "scores"
@@ -71,13 +71,13 @@ KEY_COLUMNS = {
 
 
 class LibSQLScoresStorage(ScoresStorage):
-    """Scores in ``store``'s file; the memory store owns the connection and closes it."""
+    """Scores in ``database``'s file; whoever opened the database closes it."""
 
     name = "libsql"
 
-    def __init__(self, store: LibSQLStore):
-        self._store = store
-        store.migrate(SCORES_DOMAIN, SCORES_MIGRATIONS)
+    def __init__(self, database: LibSQLDatabase):
+        self._database = database
+        database.migrate(SCORES_DOMAIN, SCORES_MIGRATIONS)
 
     def _put(self, score: Score) -> Score:
         params = (
@@ -94,12 +94,12 @@ class LibSQLScoresStorage(ScoresStorage):
             format_ts(score.created_at),
             dumps(score.to_wire()),
         )
-        with self._store.transaction() as conn:
+        with self._database.transaction() as conn:
             conn.execute(UPSERT_SCORE_SQL, params)
         return score
 
     def _get(self, score_id: str) -> Score | None:
-        with self._store.connection() as conn:
+        with self._database.connection() as conn:
             row = conn.execute(SELECT_SCORE_SQL, (score_id,)).fetchone()
         return None if row is None else Score.model_validate(json.loads(row[0]))
 
@@ -109,7 +109,7 @@ class LibSQLScoresStorage(ScoresStorage):
             filters.add(f"{column} = ?", value)
         filters.add("entity_id = ?", query.entity_id).add("entity_type = ?", query.entity_type)
         filters.add("source = ?", query.source)
-        with self._store.snapshot() as conn:
+        with self._database.snapshot() as conn:
             total, rows = count_and_page(
                 conn, "scores", "data", filters.where(), filters.params,
                 order_by=NEWEST_FIRST, page=query.page, per_page=query.per_page,

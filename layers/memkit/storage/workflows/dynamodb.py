@@ -25,16 +25,10 @@ from pynamodb.expressions.update import Action
 from memkit.errors import ValidationError
 from memkit.models import format_ts, page_meta
 from memkit.storage.common import dumps, window
-from memkit.storage.dynamodb import TableModels
-from memkit.storage.dynamodb_domains import (
-    and_all,
-    entity_class,
-    open_table,
-    page_across,
-    timestamp_range,
-    translated_errors,
-    write_if,
-)
+from memkit.storage.dynamodb.errors import translated_errors
+from memkit.storage.dynamodb.paging import and_all, page_across, timestamp_range
+from memkit.storage.dynamodb.requests import write_if
+from memkit.storage.dynamodb.table import TableModels, entity_class, open_table
 from memkit.storage.workflows.base import RunsQuery, WorkflowRun, WorkflowRunPage, WorkflowsStorage
 
 
@@ -90,9 +84,19 @@ def _run_from_item(item: Any) -> WorkflowRun:
 class DynamoDBWorkflowsStorage(WorkflowsStorage):
     name = "dynamodb"
 
-    def __init__(self, table_name: str, *, create_table: bool = False, endpoint_url: str | None = None):
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        create_table: bool = False,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        endpoint_hint: str | None = None,
+    ):
         self.table_name = table_name
-        models = open_table(table_name, create_table=create_table, endpoint_url=endpoint_url)
+        models = open_table(
+            table_name, create_table=create_table, region=region, endpoint_url=endpoint_url, endpoint_hint=endpoint_hint
+        )
         self._item = models.item
         self._run = _run_item_class(models)
 

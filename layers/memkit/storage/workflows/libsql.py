@@ -1,4 +1,4 @@
-"""Workflow run snapshots in the memory store's libSQL file (``workflow_runs`` table).
+"""Workflow run snapshots in the shared libSQL file (``workflow_runs`` table).
 
 =========================================  ==================================================
 access pattern                             served by
@@ -22,8 +22,8 @@ from typing import Any
 
 from memkit.models import format_ts, page_meta
 from memkit.storage.common import dumps
-from memkit.storage.libsql import LibSQLStore, Migration
-from memkit.storage.libsql_support import Filters, count_and_page
+from memkit.storage.libsql.database import LibSQLDatabase, Migration
+from memkit.storage.libsql.sql import Filters, count_and_page
 from memkit.storage.workflows.base import (
     RunsQuery,
     WorkflowRun,
@@ -102,23 +102,23 @@ def _insert_params(run: WorkflowRun) -> tuple[Any, ...]:
 
 
 class LibSQLWorkflowsStorage(WorkflowsStorage):
-    """Runs in ``store``'s file; the memory store owns the connection and closes it."""
+    """Runs in ``database``'s file; whoever opened the database closes it."""
 
     name = "libsql"
 
-    def __init__(self, store: LibSQLStore):
-        self._store = store
-        store.migrate(WORKFLOWS_DOMAIN, WORKFLOWS_MIGRATIONS)
+    def __init__(self, database: LibSQLDatabase):
+        self._database = database
+        database.migrate(WORKFLOWS_DOMAIN, WORKFLOWS_MIGRATIONS)
 
     def _newest_run_with_id(self, run_id: str) -> WorkflowRun | None:
-        with self._store.connection() as conn:
+        with self._database.connection() as conn:
             row = conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM workflow_runs WHERE run_id = ? ORDER BY {NEWEST_FIRST} LIMIT 1", (run_id,)
             ).fetchone()
         return None if row is None else _run_from_row(row)
 
     def _delete_run(self, workflow_name: str, run_id: str) -> None:
-        with self._store.transaction() as conn:
+        with self._database.transaction() as conn:
             conn.execute(DELETE_RUN_SQL, (workflow_name, run_id))
 
     def _list_runs(self, query: RunsQuery) -> WorkflowRunPage:
@@ -130,7 +130,7 @@ class LibSQLWorkflowsStorage(WorkflowsStorage):
             .add("created_at >= ?", query.from_date)
             .add("created_at <= ?", query.to_date)
         )
-        with self._store.snapshot() as conn:
+        with self._database.snapshot() as conn:
             total, rows = count_and_page(
                 conn, "workflow_runs", RUN_COLUMNS, filters.where(), filters.params,
                 order_by=NEWEST_FIRST, page=query.page, per_page=query.per_page,
@@ -139,16 +139,16 @@ class LibSQLWorkflowsStorage(WorkflowsStorage):
         return WorkflowRunPage(runs=runs, **page_meta(total, query.page, query.per_page, len(runs)))
 
     def _upsert(self, run: WorkflowRun) -> WorkflowRun:
-        with self._store.transaction() as conn:
+        with self._database.transaction() as conn:
             return _run_from_row(conn.execute(UPSERT_RUN_SQL, _insert_params(run)).fetchone())
 
     def _get_versioned(self, workflow_name: str, run_id: str) -> tuple[WorkflowRun, int] | None:
-        with self._store.connection() as conn:
+        with self._database.connection() as conn:
             row = conn.execute(SELECT_RUN_SQL, (workflow_name, run_id)).fetchone()
         return None if row is None else (_run_from_row(row), int(row[6]))
 
     def _put_if_version(self, run: WorkflowRun, expected_version: int | None) -> bool:
-        with self._store.transaction() as conn:
+        with self._database.transaction() as conn:
             if expected_version is None:
                 cursor = conn.execute(INSERT_NEW_RUN_SQL, _insert_params(run))
             else:

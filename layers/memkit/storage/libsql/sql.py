@@ -1,16 +1,17 @@
-"""Query helpers shared by the libSQL adapters: the memory store, the workflows, scores and
-observability domains and the vector store. Their tables live in the memory store's file and
-use its connection, lock, transactions and per-domain migrations
-(``LibSQLStore.connection/snapshot/transaction/migrate``).
+"""Query helpers shared by the libSQL adapters (the memory store, the workflows, scores and
+observability domains, the vector store): filters, id lists, a count and its page, and the
+JSON column helpers. Their tables live in one file (``database.py``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from memkit.storage.common import window
+from memkit.models import format_ts
+from memkit.storage.common import dumps, window
 
 
 class Filters:
@@ -54,7 +55,7 @@ def count_and_page(
 ) -> tuple[int, list[Sequence[Any]]]:
     """``(total, rows)``: how many rows match ``where`` and the ``columns`` of page ``page``.
     ``per_page`` None means every row, 0 means no rows (only the total). Call it inside
-    ``LibSQLStore.snapshot()``: two statements, and another process may write in between."""
+    ``LibSQLDatabase.snapshot()``: two statements, and another process may write in between."""
     total = conn.execute(f"SELECT COUNT(*) FROM {table}{where}", params).fetchone()[0]
     offset, limit = window(page, per_page)
     sql = f"SELECT {columns} FROM {table}{where} ORDER BY {order_by}"
@@ -63,3 +64,32 @@ def count_and_page(
     if limit == 0:
         return total, []
     return total, conn.execute(f"{sql} LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
+
+
+def dumps_or_none(value: Any) -> str | None:
+    return None if value is None else dumps(value)
+
+
+def loads_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def ts_or_none(value: datetime | None) -> str | None:
+    return None if value is None else format_ts(value)
+
+
+def equals_or_in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+    # A single value keeps ``column = ?`` so the index also delivers rows in order.
+    if len(values) == 1:
+        return f"{column} = ?", [values[0]]
+    return f"{column} IN (SELECT value FROM json_each(?))", [id_list(values)]
+
+
+def json_object_set(column: str, patch: dict[str, Any]) -> tuple[str, list[Any]]:
+    """SQL that sets each top-level key of ``patch`` in the JSON object ``column`` (a shallow
+    merge done by the database, not read-modify-write). Keys are validated identifiers."""
+    pairs = ", ".join("?, json(?)" for _ in patch)
+    params: list[Any] = []
+    for key, value in patch.items():
+        params += [f"$.{key}", dumps(value)]
+    return f"json_set(coalesce({column}, '{{}}'), {pairs})", params

@@ -1,22 +1,20 @@
 """The memory storage port: threads, messages and resources.
 
-Every adapter (``libsql.py``, ``dynamodb.py``, the cache decorator) implements this class and
-passes the one conformance suite in ``tests/conformance``. The port is synchronous: the
+Every adapter (``libsql/``, ``dynamodb/``, the cache decorator) implements this class and
+passes the one conformance suite in ``tests/storage/memory``. The port is synchronous: the
 backends' SDKs are synchronous, and the ASGI layer runs calls in its thread pool.
 
-Semantics follow ``memory-contract.md``; the points every adapter must get right are in the
-docstrings below, so an adapter author does not have to re-derive them.
+Semantics are ``docs/memory-model.md``'s; the points every adapter must get right are in the
+docstrings below, so an adapter author does not have to re-derive them. The write rules both
+stores share (task names, clones, tenant checks) are in ``rules.py``.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
 from abc import ABC, abstractmethod
 from datetime import datetime
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
-from memkit.errors import ForbiddenError, ValidationError
 from memkit.models import (
     CloneThreadInput,
     CloneThreadResult,
@@ -29,7 +27,6 @@ from memkit.models import (
     Resource,
     Thread,
     ThreadPage,
-    format_ts,
 )
 
 # Sentinel: "argument not given", distinct from an explicit None (which clears a value).
@@ -40,62 +37,6 @@ WORKING_MEMORY_METADATA_KEY = "workingMemory"
 
 # Titles that title generation may replace (a thread "without a title").
 DEFAULT_TITLES = frozenset({"", "New Thread", "New thread", "Untitled"})
-# Task names end up in SQL JSON paths and DynamoDB set values: identifiers only.
-_TASK_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-
-
-def validate_task_name(task: str) -> None:
-    """For ``claim_thread_task`` / ``release_thread_task`` implementations."""
-    if not isinstance(task, str) or not _TASK_NAME.match(task):
-        raise ValidationError(f"task name {task!r} must match {_TASK_NAME.pattern}", field="task")
-
-
-def clone_thread_record(
-    source: Thread, request: CloneThreadInput, new_thread_id: str, originals: Sequence[Message], now: datetime
-) -> Thread:
-    """The thread a ``clone_thread`` creates, as it stands once ``originals`` (oldest first) are
-    copied into it: provenance under ``metadata.clone``, "Clone of <title>" unless a title is given."""
-    clone_info: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": format_ts(now)}
-    if originals:
-        clone_info["lastMessageId"] = originals[-1].id
-    title = request.title or (f"Clone of {source.title}" if source.title else None)
-    return Thread(
-        id=new_thread_id,
-        resource_id=request.resource_id or source.resource_id,
-        title=title,
-        metadata={**(request.metadata or {}), "clone": clone_info},
-        created_at=now,
-        updated_at=now,
-        last_message_at=originals[-1].created_at if originals else None,
-    )
-
-
-def clone_message(original: Message, thread: Thread, resource_id: str | None) -> Message:
-    """A copy of ``original`` under a new id in the clone ``thread``; ``resource_id`` (the
-    clone request's) re-attributes it, otherwise it keeps its author."""
-    return original.model_copy(
-        update={
-            "id": str(uuid.uuid4()),
-            "thread_id": thread.id,
-            "resource_id": resource_id or original.resource_id,
-            "content": original.content.model_copy(deep=True),
-        }
-    )
-
-
-def foreign_message_error(message_id: str) -> ForbiddenError:
-    """What a tenant-bound write answers for a message in another resource's thread: it names
-    the id the caller sent and nothing of the owner."""
-    return ForbiddenError(f"Message with id {message_id} belongs to another resource")
-
-
-def check_tenant_attribution(messages: Sequence[Message], tenant: str | None) -> None:
-    """A tenant-bound save or move may only attribute messages to the tenant."""
-    if tenant is None:
-        return
-    for message in messages:
-        if message.resource_id != tenant:
-            raise ForbiddenError(f"The caller may not access resource {message.resource_id}")
 
 
 class MessageLocation(NamedTuple):
@@ -180,7 +121,7 @@ class MemoryStorage(ABC):
     @abstractmethod
     def get_thread(self, thread_id: str, resource_id: str | None = None) -> Thread | None:
         """The thread, or None if unknown. With ``resource_id``, a thread owned by another
-        resource raises ``OwnershipError`` (exact contract message)."""
+        resource raises ``OwnershipError`` (its exact text: ``docs/memory-model.md``)."""
 
     @abstractmethod
     def save_thread(self, thread: Thread) -> Thread:
@@ -352,7 +293,8 @@ class MemoryStorage(ABC):
 
     @abstractmethod
     def clone_thread(self, request: CloneThreadInput) -> CloneThreadResult:
-        """Copy a thread (optionally a subset of messages) under new message ids; see contract."""
+        """Copy a thread (optionally a subset of messages) under new message ids; the rules, and
+        the two errors a clone answers, are ``docs/memory-model.md``'s."""
 
     # ------------------------------------------------------------ lifecycle
 

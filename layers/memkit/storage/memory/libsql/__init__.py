@@ -1,0 +1,2 @@
+"""The embedded memory store in a libSQL file: ``store.py`` (``LibSQLStore``) and the tables,
+SQL and row mapping in ``schema.py``."""
