@@ -87,7 +87,6 @@ def test_nothing_outside_the_http_api_imports_it(memkit: Package) -> None:
     require_none(findings, "import(s) of memkit.api from outside it")
 
 
-@broken_until_issue_12("storage/dynamodb.py, storage/libsql.py and cache/cached_store.py are over 800 lines")
 def test_no_module_is_over_800_lines(memkit: Package) -> None:
     findings = long_modules(memkit, MAX_MODULE_LINES)
     require_none(findings, f"module(s) over {MAX_MODULE_LINES} lines")

@@ -13,7 +13,8 @@ import redis
 
 from infra.local.stack import free_port, wait_until
 from memkit.cache.base import request_scope
-from memkit.cache.cached_store import BREAKER_THRESHOLD, CachedMemoryStorage
+from memkit.cache.cached_store import CachedMemoryStorage
+from memkit.cache.coherence import BREAKER_THRESHOLD
 from memkit.cache.upstash import UpstashCache
 from tests.cache.support import assert_fresh, newest
 from tests.conformance.builders import ids, make_messages, make_thread

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from memkit.cache.base import request_scope
-from memkit.cache.cached_store import ThreadEntry
+from memkit.cache.entries import ThreadEntry
 from memkit.models import CloneThreadInput, MessageUpdate
 from tests.cache.support import assert_fresh, newest, snapshot
 from tests.conformance.builders import create_thread, ids, make_message, make_messages
