@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 
 _LAZY_EXPORTS = {
     "Memory": "memkit.memory",
-    "MemoryConfig": "memkit.agents",
+    "MemoryConfig": "memkit.config",
     "Runtime": "memkit.runtime",
     "Settings": "memkit.settings",
     "create_memory_storage": "memkit.storage.factory",

@@ -1,7 +1,7 @@
 """Domain exceptions, one module for the whole library.
 
-Adapters translate service errors into these; the HTTP layer maps them to
-status codes in exactly one place (``memkit.api.errors``). Messages say what was
+Adapters translate service errors into these; every transport maps them to
+status codes in exactly one place (``memkit.operations.replies``). Messages say what was
 wrong and with which id, because they reach API callers verbatim.
 """
 
@@ -63,3 +63,7 @@ class PermanentJobError(MemkitError):
 
 class ConfigurationError(MemkitError):
     """memkit was configured inconsistently (e.g. an embedder whose dimension mismatches the index)."""
+
+
+class UnsupportedMediaTypeError(ValidationError):
+    """A request body in a content type other than JSON (HTTP's 415)."""

@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 
-from memkit.agents import MemoryConfig
+from memkit.config import MemoryConfig
 from memkit.errors import ForbiddenError, NotFoundError, RetryableError, ValidationError
 from memkit.metrics import count_metric
 from memkit.models import (

@@ -11,7 +11,7 @@ import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from memkit.agents import AgentRegistry
+from memkit.config import AgentRegistry
 from memkit.memory import Memory
 from memkit.settings import Settings, get_settings
 from memkit.storage.memory.base import MemoryStorage

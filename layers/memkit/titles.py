@@ -18,7 +18,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
-from memkit.agents import DEFAULT_TITLE_INSTRUCTIONS
+from memkit.config import DEFAULT_TITLE_INSTRUCTIONS
 from memkit.jobs.handlers import job_handler
 from memkit.jobs.types import GenerateTitleJob
 from memkit.models import ListMessagesInput

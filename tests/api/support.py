@@ -17,13 +17,13 @@ from typing import Any
 
 import httpx
 
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.models import format_ts
 from tests.api.lambda_events import LambdaContext, LambdaResponse, http_api_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_HANDLER_PATH = REPO_ROOT / "functions" / "api" / "app.py"
-OPS_HANDLER_PATH = REPO_ROOT / "functions" / "ops" / "app.py"
+OPS_HANDLER_PATH = REPO_ROOT / "functions" / "operations" / "app.py"
 
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -59,12 +59,12 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
     outcome = cold_first_request(tmp_path)
     assert outcome["status"] == 200
     loaded = set(outcome["modules"])
-    assert {"memkit.ops", "memkit.ops_args.threads"} <= loaded  # the scan sees the route's own
+    assert {"memkit.operations.calls", "memkit.operations.args.threads"} <= loaded  # the scan sees the route's own
     # Other families' argument models, the job handlers (the worker's), recall and the cache
     # stay unloaded until a request needs them.
     assert not loaded & {
-        "memkit.ops_args.messages",
-        "memkit.ops_args.resources",
+        "memkit.operations.args.messages",
+        "memkit.operations.args.resources",
         "memkit.jobs.handlers",
         "memkit.jobs.types",
         "memkit.recall.search",

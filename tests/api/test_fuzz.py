@@ -24,7 +24,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.api.app import create_app
 from memkit.api.openapi import openapi_json
 from memkit.api.routes import ROUTES

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from memkit.jsonvalues import MAX_DEPTH
+from memkit.models.limits import MAX_DEPTH
 from memkit.models import MAX_COUNT
 from tests.api.support import ApiClient, message, messages_of, threads_of, uid
 

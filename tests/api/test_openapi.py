@@ -129,7 +129,7 @@ def test_every_id_is_declared_with_the_pattern_and_length_the_server_checks() ->
     assert len(declared) > 20
     for where, schema in declared.items():
         assert schema["type"] == "string", where
-        assert schema["pattern"] == models._ID.pattern, where
+        assert schema["pattern"] == models.ID_PATTERN.pattern, where
         assert (schema["minLength"], schema["maxLength"]) == (1, models.MAX_ID_LENGTH), where
 
 

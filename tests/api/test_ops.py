@@ -1,4 +1,4 @@
-"""The direct-invoke ops dispatcher (``memkit.ops.dispatch``) and its Lambda handler."""
+"""The direct-invoke dispatcher (``memkit.operations.invoke.dispatch``) and its Lambda handler."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 
 from memkit.errors import RetryableError
 from memkit.memory import Memory
-from memkit.ops import OPERATIONS, dispatch
+from memkit.operations.calls import OPERATIONS
+from memkit.operations.invoke import dispatch
 from memkit.runtime import Runtime
 from memkit.settings import get_settings
 from tests.api.lambda_events import LambdaContext

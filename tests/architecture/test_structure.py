@@ -81,7 +81,6 @@ def test_only_settings_reads_the_environment(memkit: Package) -> None:
     require_none(findings, f"environment read(s) outside {SETTINGS}")
 
 
-@broken_until_issue_12("ops.py imports api.auth (Principal) and api.errors (describe_error)")
 def test_nothing_outside_the_http_api_imports_it(memkit: Package) -> None:
     findings = imports_into(memkit, "memkit.api")
     require_none(findings, "import(s) of memkit.api from outside it")

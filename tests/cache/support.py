@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from memkit.agents import AgentRegistry
+from memkit.config import AgentRegistry
 from memkit.cache.cached_store import CachedMemoryStorage
 from memkit.cache.factory import wrap_with_cache
 from memkit.cache.upstash import UpstashCache

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from infra.local import stack
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.api.app import create_app
 from memkit.memory import Memory
 from memkit.runtime import Runtime

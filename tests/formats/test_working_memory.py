@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from memkit.agents import DEFAULT_WORKING_MEMORY_TEMPLATE, MemoryConfig
+from memkit.config import DEFAULT_WORKING_MEMORY_TEMPLATE, MemoryConfig
 from memkit.errors import ValidationError
 from memkit.formats import anthropic, bedrock, openai_chat, openai_responses, working_memory
 from memkit.formats.tools import ToolCall, ToolResult

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import anyio.from_thread
 import pytest
 
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.api.app import create_app
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.runtime import Runtime

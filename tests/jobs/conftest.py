@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.jobs.types import GenerateTitleJob
 from memkit.models import Message, Thread, utc_now
 from memkit.runtime import Runtime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memkit.agents import DEFAULT_TITLE_INSTRUCTIONS
+from memkit.config import DEFAULT_TITLE_INSTRUCTIONS
 from memkit.titles import PROMPT_MAX_CHARS, TITLE_MAX_CHARS, build_prompt, clean_title, extractive_title
 
 

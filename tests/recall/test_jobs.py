@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.jobs.base import JobQueue
 from memkit.jobs.handlers import handle_job
 from memkit.jobs.inprocess import InProcessQueue

@@ -11,7 +11,7 @@ import anyio.from_thread
 import pytest
 
 from infra.local import stack
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.api.app import create_app
 from memkit.runtime import Runtime
 from memkit.settings import Settings
@@ -226,7 +226,7 @@ def test_search_results_are_the_saved_text_not_a_stale_copy(make_api: Callable[.
 
 def test_the_ops_function_searches_like_the_route(make_api: Callable[..., tuple[ApiClient, Runtime]]) -> None:
     # Given an agent inside AWS invoking MemoryOpsFunction instead of calling the HTTP API
-    from memkit.ops import dispatch
+    from memkit.operations.invoke import dispatch
 
     api, runtime = make_api()
     alice = load_corpus(runtime.memory("recall"), resources=["alice"]).resource("alice")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memkit.agents import AgentRegistry, MemoryConfig
+from memkit.config import AgentRegistry, MemoryConfig
 
 
 def test_the_default_agent_is_exactly_a_validated_default_config() -> None:

@@ -1,11 +1,6 @@
-"""Who is calling, and which resources they may touch.
-
-``Authenticator.authenticate`` runs once per request and returns a ``Principal``. Operations
-then ask the principal one question, ``principal.resource_for(requested)``, wherever a
-resourceId enters: it returns the resourceId to use, or raises ``ForbiddenError``. A principal
-bound to a resource (``jwt`` mode) answers with its own resource when none was requested, so a
-listing without resourceId is scoped to the caller and a thread read without resourceId still
-goes through the store's ownership check (``OwnershipError``, 403).
+"""Who is calling over HTTP: ``Authenticator.authenticate`` runs once per request and returns the
+``Principal`` (``memkit.operations.principal``) that every operation then asks which resources
+the caller may touch.
 
 Modes (``MEMKIT_AUTH``):
 
@@ -21,37 +16,12 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from memkit.clients.secrets import prefetch_secret, resolve_secret
-from memkit.errors import AuthenticationError, ConfigurationError, ForbiddenError
+from memkit.errors import AuthenticationError, ConfigurationError
+from memkit.operations.principal import ANONYMOUS, Principal
 from memkit.settings import AUTH_MODES, Settings
-
-
-class Principal(NamedTuple):
-    #: for logs: "anonymous", "api-key", "ops" or "jwt:<claim value>"
-    subject: str
-    #: the only resourceId this caller may address; None means any
-    resource_id: str | None = None
-
-    @classmethod
-    def trusted(cls, subject: str) -> Principal:
-        return cls(subject=subject)
-
-    @property
-    def bound(self) -> bool:
-        return self.resource_id is not None
-
-    def resource_for(self, requested: str | None) -> str | None:
-        """The resourceId a request operates on: the requested one, checked against the caller."""
-        if self.resource_id is None:
-            return requested
-        if requested is None or requested == self.resource_id:
-            return self.resource_id
-        raise ForbiddenError(f"The caller may not access resource {requested}")
-
-
-ANONYMOUS = Principal.trusted("anonymous")
 
 
 class Authenticator:

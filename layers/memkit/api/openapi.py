@@ -2,8 +2,9 @@
 
 Built on the first request for it and then kept: generating JSON schemas from the pydantic
 models takes tens of milliseconds, which no cold start of a memory route should pay.
-Request schemas come from the ``memkit.ops`` argument models (path parameters removed, since
-the URL carries them), entity schemas from the domain models in ``memkit.models``.
+Request schemas come from the operations' argument models (``memkit.operations.args``; path
+parameters removed, since the URL carries them), entity schemas from the domain models in
+``memkit.models``.
 
 The document describes what the server accepts, which is more than pydantic can see: ids,
 metadata keys and counts are checked by validators (``models.validate_id``,
@@ -21,7 +22,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
-from memkit.models import _FORBIDDEN_KEYS, _ID, _METADATA_KEY, MAX_ID_LENGTH
+from memkit.models import FORBIDDEN_METADATA_KEYS, ID_PATTERN, MAX_ID_LENGTH, METADATA_KEY_PATTERN
 from memkit.recall.search import MAX_LIMIT
 
 if TYPE_CHECKING:
@@ -53,15 +54,15 @@ ID: dict[str, Any] = {
     "type": "string",
     "minLength": 1,
     "maxLength": MAX_ID_LENGTH,
-    "pattern": _ID.pattern,
+    "pattern": ID_PATTERN.pattern,
     "description": f"An id: at most {MAX_ID_LENGTH} URL-safe characters (A-Z a-z 0-9 _ - . : @ ~)",
 }
 METADATA: dict[str, Any] = {
     "type": "object",
     "propertyNames": {
-        "pattern": _METADATA_KEY.pattern,
+        "pattern": METADATA_KEY_PATTERN.pattern,
         "maxLength": 128,
-        "not": {"enum": sorted(_FORBIDDEN_KEYS)},
+        "not": {"enum": sorted(FORBIDDEN_METADATA_KEYS)},
     },
 }
 COUNT: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": INT64_MAX}
@@ -327,13 +328,14 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema
 
     import memkit
-    from memkit import models, ops
+    from memkit import models
+    from memkit.operations import calls
 
     entity_models = [
         models.Thread, models.Message, models.Resource, models.ThreadPage, models.MessagePage, models.CloneThreadResult,
         models.OrderBy, models.MessageFilter, models.IncludeItem,
     ]
-    arg_models = {op.args_model for op in ops.OPERATIONS.values()}
+    arg_models = {op.args_model for op in calls.OPERATIONS.values()}
     # Validation schemas for the entities too: the wire models' JSON serializer hides their
     # field types from a serialization schema, and a response has the shape a request gives.
     keys, definitions = models_json_schema(
@@ -373,7 +375,7 @@ def build_document(routes: list[ApiRoute]) -> dict[str, Any]:
         if route.reads_body and route.op is not None:
             body_name = f"{route.op[0].upper()}{route.op[1:]}Body"
             schemas[body_name] = _body_schema(
-                schemas[args_schema_names[ops.OPERATIONS[route.op].args_model]], path_params, route.required
+                schemas[args_schema_names[calls.OPERATIONS[route.op].args_model]], path_params, route.required
             )
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body_name)}}}
         paths.setdefault(route.path, {})[route.method.lower()] = operation

@@ -1,7 +1,7 @@
 """HTTP input parsing: the quirks of what ``@mastra/client-js`` puts on the wire.
 
 The routes turn a request into the same camelCase ``args`` an ops event carries (see
-``memkit.ops``), so from there on both transports share one validation path. What is
+``memkit.operations.calls``), so from there on both transports share one validation path. What is
 HTTP-only lives here:
 
 - object parameters (``orderBy``, ``filter``, ``include``, ``metadata``, ``memoryConfig``) arrive
@@ -24,9 +24,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from memkit import jsonvalues
-from memkit.api.errors import UnsupportedMediaTypeError
-from memkit.errors import PayloadTooLargeError, ValidationError
+from memkit.errors import PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
+from memkit.models import limits
 
 UNDEFINED = "undefined"
 
@@ -50,7 +49,7 @@ class Query:
         if raw is None:
             return None
         try:
-            value = jsonvalues.loads(raw, name)
+            value = limits.loads(raw, name)
         except json.JSONDecodeError as exc:
             raise ValidationError(f"{name} must be a JSON-encoded {_kind(expected)}: {exc.msg}", field=name) from None
         if value is None:
@@ -153,7 +152,7 @@ async def read_json_object(request: Any, max_bytes: int) -> dict[str, Any]:
             field="Content-Type",
         )
     try:
-        body = jsonvalues.loads(raw, "body")
+        body = limits.loads(raw, "body")
     except UnicodeDecodeError:
         raise ValidationError("Request body is not valid UTF-8", field="body") from None
     except json.JSONDecodeError as exc:

@@ -1,9 +1,9 @@
 """The HTTP routes: Mastra's memory routes under ``/api/memory`` plus memkit's own.
 
 Each route reads as a straight line: authenticate, read the query/body into an operation's
-``args`` (``params.py`` knows the client's quirks), run the operation from ``memkit.ops`` on the
+``args`` (``params.py`` knows the client's quirks), run the operation from ``memkit.operations.calls`` on the
 agent's ``Memory`` in the thread pool (the store SDKs are synchronous), answer JSON. Errors of
-any kind go through ``errors.describe_error``, the one mapping to statuses.
+any kind go through ``memkit.operations.replies.describe_error``, the one mapping to statuses.
 
 ``ROUTES`` is the single table: the Starlette router and the OpenAPI document are both built
 from it, so the published document cannot drift from what is served.
@@ -20,13 +20,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from memkit import ops
-from memkit.api.auth import Authenticator, Principal
-from memkit.api.errors import describe_error
+from memkit.api.auth import Authenticator
 from memkit.api.params import Query, drop_absent, read_json_object
 from memkit.cache.base import request_scope
 from memkit.errors import AuthenticationError, ValidationError
 from memkit.memory import Memory
+from memkit.operations import calls
+from memkit.operations.principal import Principal
+from memkit.operations.replies import describe_error
 from memkit.runtime import Runtime
 
 
@@ -77,7 +78,7 @@ class ApiRoute(NamedTuple):
     path: str
     handler: Handler
     summary: str
-    #: the memkit.ops operation whose args model documents the input
+    #: the operation (``memkit.operations.calls``) whose args model documents the input
     op: str | None = None
     reads_body: bool = False
     #: query parameters, for the OpenAPI document: name -> description
@@ -126,7 +127,7 @@ def endpoint(route: ApiRoute) -> Callable[[Request], Awaitable[Response]]:
 
 
 def run_op(name: str, call: Call, args: dict[str, Any]) -> Any:
-    return ops.run(name, call.memory(), call.caller, args)
+    return calls.run(name, call.memory(), call.caller, args)
 
 
 # ---------------------------------------------------------------- /api/memory

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from memkit.agents import AgentRegistry
+from memkit.config import AgentRegistry
 from memkit.cache.base import CacheBackend
 from memkit.clients.secrets import resolve_secret
 from memkit.errors import ConfigurationError

@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
-from memkit.agents import MemoryConfig, WorkingMemoryConfig
+from memkit.config import MemoryConfig, WorkingMemoryConfig
 from memkit.errors import ValidationError
 from memkit.formats._common import compact_json
 from memkit.formats.tools import ToolCall, ToolDefinition, ToolResult

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from memkit.agents import MessageRange
+from memkit.config import MessageRange
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.models import ListMessagesInput, ListThreadsInput, Message, Thread
 from memkit.storage.memory.base import MemoryStorage

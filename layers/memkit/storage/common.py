@@ -1,5 +1,7 @@
-"""Pieces the workflows, scores and observability ports share: the page shape, argument
-validation, compact JSON and the optimistic-concurrency retry loop.
+"""Pieces the workflows, scores and observability ports share: pagination, argument validation,
+compact JSON and the optimistic-concurrency retry loop. Their pages are the memory domain's
+shape, ``memkit.models.Page`` (``{<items>, total, page, perPage, hasMore}``): subclasses add the
+list field, ``memkit.models.page_meta`` fills the rest.
 
 Kept free of any backend import, so a port module (and a Lambda that only touches one domain)
 pays for pydantic and nothing else.
@@ -15,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from memkit.errors import ConflictError, ValidationError
-from memkit.models import _Page, format_ts, normalize_pagination, parse_ts, validate_id
+from memkit.models import format_ts, normalize_pagination, parse_ts, validate_id
 
 # Page size when the caller gives none (perPage false still returns everything).
 DEFAULT_PER_PAGE = 100
@@ -25,11 +27,6 @@ DEFAULT_PER_PAGE = 100
 # anyone gives up; the pause spreads them out so each round has a winner.
 MAX_OPTIMISTIC_ATTEMPTS = 25
 MAX_RETRY_PAUSE_SECONDS = 0.05
-
-
-# The memory domain's page shape, ``{<items>, total, page, perPage, hasMore}``: every domain
-# pages the same way. Subclasses add the list field; ``memkit.models.page_meta`` fills the rest.
-Page = _Page
 
 
 def pagination(page: Any, per_page: Any) -> tuple[int, int | None]:

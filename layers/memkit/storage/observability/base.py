@@ -23,8 +23,8 @@ from pydantic import ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 from memkit.errors import ValidationError
-from memkit.models import WireModel, parse_model, parse_ts, utc_now, validate_id
-from memkit.storage.common import Page, optimistic_attempts, optional_id, optional_text, optional_ts, pagination
+from memkit.models import Page, WireModel, parse_model, parse_ts, utc_now, validate_id
+from memkit.storage.common import optimistic_attempts, optional_id, optional_text, optional_ts, pagination
 
 IMMUTABLE_FIELDS = frozenset({"trace_id", "span_id"})
 

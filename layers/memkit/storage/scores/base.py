@@ -20,8 +20,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from memkit.errors import ValidationError
-from memkit.models import WireModel, parse_model, parse_ts, utc_now, validate_id, validate_metadata_keys
-from memkit.storage.common import Page, optional_id, pagination
+from memkit.models import Page, WireModel, parse_model, parse_ts, utc_now, validate_id, validate_metadata_keys
+from memkit.storage.common import optional_id, pagination
 
 ScoringSource = Literal["LIVE", "TEST"]
 

@@ -21,8 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from memkit.errors import ValidationError
-from memkit.models import WireModel, to_ms, utc_now, validate_id
-from memkit.storage.common import Page, optimistic_attempts, optional_id, optional_text, optional_ts, pagination
+from memkit.models import Page, WireModel, to_ms, utc_now, validate_id
+from memkit.storage.common import optimistic_attempts, optional_id, optional_text, optional_ts, pagination
 
 Snapshot = dict[str, Any]
 

@@ -1,20 +1,10 @@
-"""Memory operations as named JSON calls, shared by the HTTP API and direct invocation.
+"""Memory operations as named JSON calls, shared by every transport.
 
-Each operation takes camelCase ``args`` (validated by its pydantic model), the caller's
-``Principal`` and the agent's ``Memory``, and returns a JSON-ready result. The HTTP routes
-(``memkit.api.routes``) translate a request into these args; ``dispatch`` reads them from a
-Lambda event. Both transports therefore validate, authorize and map errors identically.
-
-Direct invocation (Lambda invoke, Step Functions, EventBridge)::
-
-    {"op": "saveMessages", "agentId": "support", "args": {"messages": [...]}}
-    -> {"ok": true, "result": {"messages": [...]}}
-    -> {"ok": false, "status": 400, "error": "messages.0.resourceId: Field required"}
-
-Errors are returned rather than raised so that a Step Functions Choice state can branch on
-``status``. The exception is an EventBridge event with a server-side failure (5xx): nobody reads
-an async invocation's return value, so it is raised to let Lambda retry and then dead-letter.
-Invoking the function is authorized by IAM, so its caller may address any resource.
+Each operation takes camelCase ``args`` (validated by its pydantic model in
+``memkit.operations.args``), the caller's ``Principal`` and the agent's ``Memory``, and returns a
+JSON-ready result. The HTTP routes (``memkit.api.routes``) translate a request into these args;
+``memkit.operations.invoke`` reads them from a Lambda event. Both transports therefore
+validate, authorize and map errors (``replies.describe_error``) identically.
 """
 
 from __future__ import annotations
@@ -23,9 +13,6 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from memkit.api.auth import Principal
-from memkit.api.errors import describe_error
-from memkit.cache.base import request_scope
 from memkit.errors import ForbiddenError, NotFoundError, OwnershipError, ValidationError
 from memkit.memory import Memory
 from memkit.models import (
@@ -37,23 +24,20 @@ from memkit.models import (
     parse_model,
     validate_id,
 )
+from memkit.operations.principal import Principal
 from memkit.storage.memory.base import UNSET
 
 if TYPE_CHECKING:
-    from memkit.ops_args.base import Args
-    from memkit.ops_args.messages import (
+    from memkit.operations.args.base import Args
+    from memkit.operations.args.messages import (
         DeleteMessagesArgs,
         ListMessagesArgs,
         SaveMessagesArgs,
         SearchMemoryArgs,
         UpdateMessagesArgs,
     )
-    from memkit.ops_args.resources import ResourceRef, UpdateResourceArgs, UpdateWorkingMemoryArgs
-    from memkit.ops_args.threads import CloneThreadArgs, CreateThreadArgs, ListThreadsArgs, ThreadRef, UpdateThreadArgs
-    from memkit.runtime import Runtime
-
-
-OPS_PRINCIPAL = Principal.trusted("ops")
+    from memkit.operations.args.resources import ResourceRef, UpdateResourceArgs, UpdateWorkingMemoryArgs
+    from memkit.operations.args.threads import CloneThreadArgs, CreateThreadArgs, ListThreadsArgs, ThreadRef, UpdateThreadArgs
 
 
 # ---------------------------------------------------------------- operations
@@ -242,7 +226,7 @@ def normalize_message_ids(value: Any) -> list[str]:
 
 class Operation(NamedTuple):
     name: str
-    #: ``"family:Class"`` in ``memkit.ops_args``, imported on first use (see that package).
+    #: ``"family:Class"`` in ``memkit.operations.args``, imported on first use (see that package).
     args_ref: str
     run: Callable[[Memory, Principal, Any], Any]
     summary: str
@@ -250,7 +234,7 @@ class Operation(NamedTuple):
     @property
     def args_model(self) -> type[Args]:
         family, _, class_name = self.args_ref.partition(":")
-        return getattr(importlib.import_module(f"memkit.ops_args.{family}"), class_name)
+        return getattr(importlib.import_module(f"memkit.operations.args.{family}"), class_name)
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -293,45 +277,3 @@ def run(name: str, memory: Memory, principal: Principal, args: Mapping[str, Any]
         # an end user bound to one resource. Ids are global, so the refusal (rather than a 404)
         # still tells that the thread exists; docs/security.md says why that is accepted.
         raise ForbiddenError(f"Thread with id {exc.thread_id} belongs to another resource") from None
-
-
-def _is_eventbridge(event: Any) -> bool:
-    return isinstance(event, Mapping) and "detail-type" in event and "detail" in event
-
-
-def _request(event: Any) -> Any:
-    return event["detail"] if _is_eventbridge(event) else event
-
-
-def requested_op(event: Any) -> str | None:
-    """The known operation an event asks for, else None (safe as a metric dimension)."""
-    request = _request(event)
-    name = request.get("op") if isinstance(request, Mapping) else None
-    return name if isinstance(name, str) and name in OPERATIONS else None
-
-
-def dispatch(event: Mapping[str, Any], runtime: Runtime) -> dict[str, Any]:
-    """Run the operation an invoke / Step Functions / EventBridge event asks for."""
-    try:
-        request = _request(event)
-        if not isinstance(request, Mapping):
-            raise ValidationError("The event must be a JSON object {op, agentId?, args}", field="event")
-        args = request.get("args")
-        if args is None:
-            args = {}
-        if not isinstance(args, Mapping):
-            raise ValidationError("args must be a JSON object", field="args")
-        agent_id = request.get("agentId", args.get("agentId"))
-        if agent_id is not None and not isinstance(agent_id, str):
-            raise ValidationError("agentId must be a string", field="agentId")
-        name = request.get("op")
-        if not isinstance(name, str):
-            raise ValidationError(f"op must be one of {', '.join(OPERATIONS)}", field="op")
-        with request_scope():
-            result = run(name, runtime.memory(agent_id), OPS_PRINCIPAL, args)
-    except Exception as exc:
-        reply = describe_error(exc)
-        if reply.status >= 500 and _is_eventbridge(event):
-            raise
-        return {"ok": False, "status": reply.status, "error": reply.message}
-    return {"ok": True, "result": result}

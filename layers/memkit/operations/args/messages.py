@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import ConfigDict, StrictInt, WithJsonSchema
 
-from memkit.ops_args.base import Args, PerPage
+from memkit.operations.args.base import Args, PerPage
 
 
 class SaveMessagesArgs(Args):
@@ -46,7 +46,7 @@ def _message_ids_schema_required(schema: dict[str, Any]) -> None:
 class DeleteMessagesArgs(Args):
     model_config = ConfigDict(json_schema_extra=_message_ids_schema_required)
 
-    # Any, because memkit.ops.normalize_message_ids is the one validator: it names the bad item
+    # Any, because memkit.operations.calls.normalize_message_ids is the one validator: it names the bad item
     # ("messageIds[0].id must be a non-empty string"), where a pydantic union would report the
     # first alternative that failed ("messageIds.str: Input should be a valid string").
     message_ids: Annotated[

@@ -1,7 +1,7 @@
 """Lambda handler for direct memory operations: Lambda invoke, Step Functions, EventBridge.
 
 ``{"op": "saveMessages", "agentId": "...", "args": {...}}`` -> ``{"ok": true, "result": ...}``
-or ``{"ok": false, "status": 400, "error": "..."}``; see ``memkit.ops``.
+or ``{"ok": false, "status": 400, "error": "..."}``; see ``memkit.operations.invoke``.
 """
 
 # First, before the imports below allocate their objects: see memkit.lambda_lifecycle.
@@ -12,7 +12,7 @@ hold_collection_until_first_invocation()
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from memkit.ops import dispatch, requested_op
+from memkit.operations.invoke import dispatch, requested_op
 from memkit.runtime import Runtime
 
 logger = Logger(service="memkit")

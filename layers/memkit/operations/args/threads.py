@@ -5,7 +5,7 @@ from typing import Any
 from pydantic import StrictInt
 
 from memkit.models import CloneOptions
-from memkit.ops_args.base import Args, PerPage
+from memkit.operations.args.base import Args, PerPage
 
 
 class ThreadRef(Args):

@@ -1,7 +1,8 @@
-"""The one place where domain exceptions become HTTP statuses and ``{"error": "..."}`` bodies.
+"""The one place where domain exceptions become statuses and ``{"error": "..."}`` bodies.
 
-The HTTP app and the direct-invoke ops dispatcher both call ``describe_error``, so an error
-means the same thing whichever way a caller reaches memkit. Anything that is not a deliberate
+Every transport maps errors through ``describe_error``: the HTTP routes (``memkit.api.routes``)
+and direct invocation (``memkit.operations.invoke``), so an error means the same thing whichever
+way a caller reaches memkit. Anything that is not a deliberate
 memkit error is a server fault: it is logged with its traceback and answered with a generic
 message, because exception text can carry internals (SQL, table names, stack frames).
 """
@@ -22,16 +23,13 @@ from memkit.errors import (
     OwnershipError,
     PayloadTooLargeError,
     RetryableError,
+    UnsupportedMediaTypeError,
     ValidationError,
 )
 
 logger = logging.getLogger("memkit.api")
 
 INTERNAL_ERROR_MESSAGE = "Internal server error"
-
-
-class UnsupportedMediaTypeError(ValidationError):
-    """A request body in a content type other than JSON. HTTP-only, hence defined here."""
 
 # First match wins, so a subclass comes before its base (415 before 400).
 _STATUS_BY_ERROR: tuple[tuple[type[MemkitError], int], ...] = (

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from memkit.ops_args.base import Args
+from memkit.operations.args.base import Args
 
 
 class UpdateWorkingMemoryArgs(Args):
