@@ -21,10 +21,10 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from memkit.agents import AgentRegistry
+from memkit.config import AgentRegistry
 from memkit.cache.base import request_scope
 from memkit.cache.cached_store import CachedMemoryStorage
-from memkit.cache.factory import wrap_with_cache
+from memkit.cache.factory import cache_window, wrap_with_cache
 from memkit.models import ListMessagesInput, Message, MessagePage, Resource, Thread
 from memkit.settings import Settings
 from memkit.storage.memory.base import MemoryStorage
@@ -86,7 +86,9 @@ def exchange(thread: Thread, count: int, *, start: datetime | None = None) -> li
 def cached_store(store: MemoryStorage, url: str, token: str) -> CachedMemoryStorage:
     settings = Settings()._replace(cache="upstash", upstash_url=url, upstash_token=token)
     # A fresh namespace: every run starts cold whatever an earlier run left in Redis.
-    cached = wrap_with_cache(store, settings, AgentRegistry(), namespace=f"bench-{uuid.uuid4().hex}")
+    cached = wrap_with_cache(
+        store, settings, window=cache_window(AgentRegistry().max_last_messages()), namespace=f"bench-{uuid.uuid4().hex}"
+    )
     assert isinstance(cached, CachedMemoryStorage)
     return cached
 

@@ -30,7 +30,7 @@ from typing import Any
 from memkit.embedders.local import LocalEmbedder
 from memkit.memory import Memory
 from memkit.models import Message, Thread
-from memkit.recall.indexing import index_messages
+from memkit.memory.indexing import index_messages
 from memkit.storage.memory.libsql.store import LibSQLStore
 from memkit.vector.base import VectorStore
 from memkit.vector.libsql import LibSQLVector
@@ -142,7 +142,7 @@ def _seed(store: Any, vector: VectorStore, size: int) -> tuple[str, list[str], f
     memory = _memory(store, vector)
     started = time.perf_counter()
     for start in range(0, len(all_ids), INDEX_BATCH):
-        index_messages(memory, resource_id, all_ids[start : start + INDEX_BATCH])
+        index_messages(memory.ports, resource_id, all_ids[start : start + INDEX_BATCH])
     return resource_id, threads, time.perf_counter() - started
 
 

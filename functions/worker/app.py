@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from memkit.cache.base import request_scope
 from memkit.errors import PermanentJobError, RetryableError
-from memkit.jobs.handlers import describe_job, handle_job
+from memkit.jobs.runner import describe_job
 from memkit.runtime import Runtime
 
 logger = Logger(service="memkit-worker")
@@ -33,14 +33,12 @@ logger = Logger(service="memkit-worker")
 # exception: the outcome for SQS is the same, and the invocation is not reported as an error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-_runtime: Runtime | None = None
+# Built at init and kept for the container's life; its adapters (clients, connections) are built
+# on the first job that needs them. A misconfigured deployment fails the init here.
+_runtime = Runtime()
 
 
 def runtime() -> Runtime:
-    """Built on the first record and kept for the container's life (clients, connections)."""
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime()
     return _runtime
 
 
@@ -61,7 +59,7 @@ def process_record(record: SQSRecord) -> Any:
     try:
         # One job, one cache view (see memkit.cache.base.request_scope).
         with request_scope():
-            outcome = handle_job(job, runtime())
+            outcome = runtime().run_job(job)
     except PermanentJobError as exc:
         logger.error(
             "job rejected permanently; it reaches the DLQ after the queue's receive limit",

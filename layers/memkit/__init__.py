@@ -9,8 +9,12 @@ _LAZY_EXPORTS = {
     "Memory": "memkit.memory",
     "MemoryConfig": "memkit.config",
     "Runtime": "memkit.runtime",
+    "open_memory": "memkit.runtime",
     "Settings": "memkit.settings",
     "create_memory_storage": "memkit.storage.factory",
+    "create_store": "memkit.storage.factory",
+    "CompositeStore": "memkit.storage.composite",
+    "request_scope": "memkit.cache.base",
 }
 
 __all__ = ["__version__", *_LAZY_EXPORTS]

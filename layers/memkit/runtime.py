@@ -1,24 +1,36 @@
 """The graph of adapters for one process (one Lambda container, one ``make run`` server).
 
-``Runtime`` is built once from ``Settings`` and the agent registry, and hands out a ``Memory``
-per agent. Clients and connections are created lazily on first use and then reused, so a
-cold start pays only for what the first request touches (STYLE: cold start is a feature).
+``Runtime`` is built once from ``Settings`` and the agent registry, checks them (a
+misconfiguration fails here, at startup: ``composition.check``), and is the one object the
+handlers use: a ``Memory`` per agent, the composite store of every domain per storage URL, the
+job queue, and the context the follow-up jobs run in. Adapters are built by
+``memkit.composition`` on first use and then reused, so a cold start pays only for what the
+first request touches (``docs/architecture.md``: cold start is a feature).
+
+``open_memory(url)`` is the library's way to one ``Memory`` without a deployment (the same as
+``Memory(url)``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from memkit.config import AgentRegistry
+from memkit import composition
+from memkit.config import AgentRegistry, MemoryConfig
 from memkit.memory import Memory
 from memkit.settings import Settings, get_settings
-from memkit.storage.memory.base import MemoryStorage
 
 if TYPE_CHECKING:
     from memkit.embedders.base import Embedder
     from memkit.jobs.base import JobQueue
+    from memkit.llm.base import LanguageModel
+    from memkit.llm.factory import LanguageModels
+    from memkit.memory.ports import AgentPorts
+    from memkit.storage.composite import CompositeStore
+    from memkit.storage.memory.base import MemoryStorage
     from memkit.vector.base import VectorStore
 
 
@@ -26,63 +38,52 @@ class Runtime:
     def __init__(self, settings: Settings | None = None, registry: AgentRegistry | None = None):
         self.settings = settings or get_settings()
         self.registry = registry or AgentRegistry.from_file(self.settings.config_path)
+        composition.check(self.settings, self.registry)
         self._lock = threading.Lock()
         self._jobs_lock = threading.Lock()
-        self._jobs: "JobQueue | None" = None
-        self._stores: dict[str, MemoryStorage] = {}
+        self._jobs: JobQueue | None = None
+        self._stores: dict[str, CompositeStore] = {}
         self._memories: dict[str, Memory] = {}
 
     # ------------------------------------------------------------ adapters
 
-    def storage(self, url: str | None = None) -> MemoryStorage:
-        """The store for ``url`` (default: the instance-level MEMKIT_STORAGE_URL), wrapped in the
-        cache when one is configured. One instance per URL per process."""
+    def store(self, url: str | None = None) -> CompositeStore:
+        """Every storage domain on the backend ``url`` names (default: the instance-level
+        MEMKIT_STORAGE_URL): the memory domain behind the cache when one is configured, the
+        other domains built on first access. One per URL per process."""
         url = url or self.settings.storage_url
         with self._lock:
             store = self._stores.get(url)
             if store is None:
-                from memkit.storage.factory import create_memory_storage
-
-                store = create_memory_storage(
-                    url,
-                    create_tables=self.settings.create_tables,
-                    region=self.settings.aws_region,
-                    endpoint_hint=self.settings.dynamodb_endpoint,
-                )
-                if self.settings.cache != "none":
-                    from memkit.cache.factory import wrap_with_cache
-
-                    store = wrap_with_cache(store, self.settings, self.registry)
-                self._stores[url] = store
+                window = self.registry.max_last_messages()
+                store = self._stores[url] = composition.store(self.settings, url, cache_window=window)
             return store
 
+    def storage(self, url: str | None = None) -> MemoryStorage:
+        """The memory store for ``url``: ``store(url).memory``."""
+        return self.store(url).memory
+
     @property
-    def jobs(self) -> "JobQueue":
+    def jobs(self) -> JobQueue:
         # Not a cached_property: since Python 3.12 it takes no lock, so two first requests in the
         # server's threadpool could each build an in-process queue, and close() would drain only
         # the one kept while the other's jobs die with the process.
         with self._jobs_lock:
             if self._jobs is None:
-                from memkit.jobs.factory import create_job_queue
-
-                self._jobs = create_job_queue(self.settings, self)
+                self._jobs = composition.job_queue(self.settings, self.run_job)
             return self._jobs
 
     @cached_property
-    def embedder(self) -> "Embedder | None":
-        if self.settings.vector_url == "none":
-            return None
-        from memkit.embedders.factory import create_embedder
-
-        return create_embedder(self.settings)
+    def embedder(self) -> Embedder | None:
+        return composition.embedder(self.settings)
 
     @cached_property
-    def vector(self) -> "VectorStore | None":
-        if self.settings.vector_url == "none":
-            return None
-        from memkit.vector.factory import create_vector_store
+    def vector(self) -> VectorStore | None:
+        return composition.vector_store(self.settings)
 
-        return create_vector_store(self.settings)
+    @cached_property
+    def language_models(self) -> LanguageModels:
+        return composition.language_models(self.settings)
 
     # ------------------------------------------------------------ memories
 
@@ -103,10 +104,29 @@ class Runtime:
                 vector=self.vector,
                 embedder=self.embedder,
                 indexing=self.settings.indexing,
+                title_models=self.title_model,
                 emit_metrics=self.settings.lambda_runtime,
             )
             self._memories[key] = memory
         return memory
+
+    # ------------------------------------------------------------ the context of follow-up jobs
+
+    def agent(self, agent_id: str | None) -> AgentPorts:
+        """An agent's ports, for the job handlers (``memkit.memory.ports.JobContext``)."""
+        return self.memory(agent_id).ports
+
+    def title_model(self, spec: str | None) -> LanguageModel:
+        """The model for ``spec``; None: the deployment's (``MEMKIT_TITLE_MODEL``)."""
+        return self.language_models.get(spec)
+
+    def run_job(self, job: Mapping[str, Any]) -> Any:
+        """Run one follow-up job here: how the worker and the in-process queue run jobs."""
+        from memkit.memory.jobs import handle_job
+
+        return handle_job(job, self)
+
+    # ------------------------------------------------------------ lifecycle
 
     def describe(self) -> dict[str, Any]:
         return {"settings": self.settings.describe(), "agents": self.registry.ids()}
@@ -118,3 +138,19 @@ class Runtime:
             self.vector.close()
         for store in self._stores.values():
             store.close()
+
+
+def open_memory(
+    storage: str = "file:./memkit.db",
+    *,
+    config: MemoryConfig | Mapping[str, Any] | None = None,
+    agent_id: str = "default",
+    settings: Settings | None = None,
+) -> Memory:
+    """One ``Memory`` on the store ``storage`` names, with the deployment's defaults (title
+    model, metrics) from ``settings`` (default: the environment's). No queue: titles and
+    indexing run in the request. ``Memory(storage)`` with a URL does the same."""
+    built = composition.memory_from_url(storage, settings)
+    return Memory(
+        built.storage, config=config, agent_id=agent_id, title_models=built.title_models, emit_metrics=built.emit_metrics
+    )

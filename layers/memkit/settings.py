@@ -65,6 +65,47 @@ def _in_lambda(env: Mapping[str, str]) -> bool:
     return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
+# ---------------------------------------------------------------- the grammar of URL-like settings
+# Pure string checks, so that the composition root can check every setting at startup without
+# importing an adapter (docs/architecture.md); the factories build from the same parse.
+
+MODEL_PROVIDERS = ("local", "openai", "bedrock")
+
+
+def model_spec(spec: str) -> tuple[str, str]:
+    """``(provider, model id)`` of a language model spec: ``local``, ``openai/<model>`` or
+    ``bedrock/<model-id>`` (a title model's, or ``MEMKIT_TITLE_MODEL``)."""
+    provider, _, model_id = spec.strip().partition("/")
+    if (provider == "local" and not model_id) or (provider in ("openai", "bedrock") and model_id):
+        return provider, model_id
+    raise ConfigurationError(f"unsupported model {spec!r}: use local, openai/<model> or bedrock/<model-id>")
+
+
+def embedder_spec(spec: str) -> tuple[str, str]:
+    """``(kind, model)`` of ``MEMKIT_EMBEDDER``: ``local``, ``openai/<model>`` or ``bedrock/<model-id>``."""
+    kind, _, model = spec.strip().partition("/")
+    if (kind == "local" and not model) or (kind in ("openai", "bedrock") and model):
+        return kind, model
+    raise ConfigurationError(f"MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got {spec!r}")
+
+
+def vector_backend(url: str) -> str:
+    """Which vector store ``MEMKIT_VECTOR_URL`` names: ``none``, ``libsql`` (``file:<path>``,
+    ``libsql:<path>``, ``:memory:``) or ``pinecone`` (``pinecone://<index-host>``)."""
+    url = url.strip()
+    if url == "none":
+        return "none"
+    if url.startswith("pinecone://"):
+        if not url[len("pinecone://") :].strip("/"):
+            raise ConfigurationError("MEMKIT_VECTOR_URL=pinecone://<index-host> needs the index host")
+        return "pinecone"
+    if url == ":memory:" or url.startswith(("file:", "libsql:")):
+        return "libsql"
+    raise ConfigurationError(
+        f"MEMKIT_VECTOR_URL must be none, file:<path>, :memory: or pinecone://<index-host>, got {url!r}"
+    )
+
+
 # Direct values of these may be secrets: repr() and describe() mask them.
 SECRET_FIELDS = frozenset({"api_key", "upstash_token", "pinecone_api_key", "openai_api_key"})
 

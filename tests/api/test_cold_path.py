@@ -65,9 +65,9 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
     assert not loaded & {
         "memkit.operations.args.messages",
         "memkit.operations.args.resources",
-        "memkit.jobs.handlers",
+        "memkit.memory.jobs",
         "memkit.jobs.types",
-        "memkit.recall.search",
+        "memkit.memory.search",
         "memkit.cache.cached_store",
         "memkit.api.openapi",
         "memkit.formats",  # provider message formats are for library users, never a request

@@ -136,3 +136,49 @@ def test_handler_import_leaves_heavy_modules_for_later(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     imported_early = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert imported_early == "", result.stdout
+
+
+FUNCTIONS = {
+    "api": API_HANDLER_PATH,
+    "operations": API_HANDLER_PATH.parents[1] / "operations" / "app.py",
+    "worker": API_HANDLER_PATH.parents[1] / "worker" / "app.py",
+}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({"MEMKIT_STORAGE_URL": "foo://x"}, "Unsupported storage URL 'foo://x': use file:<path>, :memory: or dynamodb://<table>"),
+        ({"MEMKIT_EMBEDDER": "foo"}, "MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got 'foo'"),
+        (
+            {"AWS_REGION": None, "AWS_DEFAULT_REGION": None, "AWS_CONFIG_FILE": "/nonexistent/aws-config"},
+            "storage dynamodb://memkit-api-tests needs an AWS region: set AWS_REGION",
+        ),
+    ],
+)
+def test_a_misconfigured_function_fails_its_init_with_the_reason_in_the_log(
+    tmp_path: Path, function: str, env: dict[str, str | None], reason: str
+) -> None:
+    # Given a function's environment with one bad setting, as Lambda would start it
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEMKIT_")},
+        "AWS_LAMBDA_FUNCTION_NAME": f"memkit-{function}",
+        "MEMKIT_STORAGE_URL": "dynamodb://memkit-api-tests",
+        "MEMKIT_AUTH": "api-key",
+        "MEMKIT_API_KEY": "k",
+        **env,
+    }
+    environment = {name: value for name, value in environment.items() if value is not None}
+    probe = (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('app', {str(FUNCTIONS[function])!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+    )
+
+    # When Lambda imports the handler (its init)
+    result = subprocess.run([sys.executable, "-c", probe], env=environment, cwd=tmp_path, capture_output=True, text=True)
+
+    # Then the init fails, and what the log shows last is the reason, in one line
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == f"memkit.errors.ConfigurationError: {reason}"

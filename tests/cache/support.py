@@ -14,7 +14,7 @@ import pytest
 
 from memkit.config import AgentRegistry
 from memkit.cache.cached_store import CachedMemoryStorage
-from memkit.cache.factory import wrap_with_cache
+from memkit.cache.factory import cache_window, wrap_with_cache
 from memkit.cache.upstash import UpstashCache
 from memkit.models import ListMessagesInput
 from memkit.settings import Settings
@@ -38,7 +38,8 @@ def container(
     built by the factory exactly as in production; ``window`` overrides the message window
     (small windows make the trimming and boundary cases frequent)."""
     if window is None:
-        cached = wrap_with_cache(store, cache_settings(url, token), AgentRegistry(), namespace=namespace)
+        window = cache_window(AgentRegistry().max_last_messages())
+        cached = wrap_with_cache(store, cache_settings(url, token), window=window, namespace=namespace)
         assert isinstance(cached, CachedMemoryStorage)
         return cached
     backend = UpstashCache(url, token) if timeout_seconds is None else UpstashCache(url, token, timeout_seconds=timeout_seconds)

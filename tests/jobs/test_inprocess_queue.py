@@ -28,7 +28,7 @@ def runtime(file_db: str, openai: OpenAIStub, runtimes: Callable[..., Runtime]) 
 @pytest.fixture
 def queue(runtime: Runtime) -> Iterator[InProcessQueue]:
     # Short backoff: the retry schedule is the same, only faster.
-    queue = InProcessQueue(runtime, base_delay=0.01, max_delay=0.05)
+    queue = InProcessQueue(runtime.run_job, base_delay=0.01, max_delay=0.05)
     yield queue
     queue.close(drain=False, timeout=5)
 
@@ -92,7 +92,7 @@ def test_unknown_job_is_dead_lettered_not_dropped(queue: InProcessQueue) -> None
 
 
 def test_full_queue_refuses_new_jobs_instead_of_growing(runtime: Runtime, openai: OpenAIStub) -> None:
-    queue = InProcessQueue(runtime, max_pending=2)
+    queue = InProcessQueue(runtime.run_job, max_pending=2)
     first, second, third = (seed_thread(runtime, ("user", f"Visit city {n}")) for n in range(3))
     openai.script({"delay": 1, "content": "Slow title"})
     try:
@@ -115,7 +115,7 @@ def test_full_queue_refuses_new_jobs_instead_of_growing(runtime: Runtime, openai
 
 
 def test_close_with_drain_finishes_the_queued_jobs(runtime: Runtime) -> None:
-    queue = InProcessQueue(runtime)
+    queue = InProcessQueue(runtime.run_job)
     threads = [seed_thread(runtime, ("user", f"Visit city {n}")) for n in range(5)]
     for thread in threads:
         queue.enqueue(title_job(thread))
@@ -127,7 +127,7 @@ def test_close_with_drain_finishes_the_queued_jobs(runtime: Runtime) -> None:
 
 
 def test_close_without_drain_dead_letters_what_did_not_run(runtime: Runtime, openai: OpenAIStub) -> None:
-    queue = InProcessQueue(runtime)
+    queue = InProcessQueue(runtime.run_job)
     running, waiting = seed_thread(runtime, ("user", "Visit Lisbon")), seed_thread(runtime, ("user", "Visit Porto"))
     openai.script({"delay": 0.5, "content": "Slow title"})
     queue.enqueue(title_job(running, "openai"))

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
 from memkit.llm.bedrock import BedrockConverseModel
-from memkit.llm.factory import create_language_model, language_model
+from memkit.llm.factory import LanguageModels, create_language_model
 from memkit.llm.local import ExtractiveTitler
 from memkit.llm.openai import OpenAIChatModel
 from memkit.settings import Settings
@@ -154,7 +154,9 @@ def test_unknown_model_spec_is_a_configuration_error(spec: str) -> None:
 def test_models_are_built_once_per_process() -> None:
     settings = Settings(openai_base_url="http://127.0.0.1:1/v1", openai_api_key="k")
 
-    assert language_model("openai/gpt-4o-mini", settings) is language_model("openai/gpt-4o-mini", settings)
+    models = LanguageModels(settings)
+
+    assert models.get("openai/gpt-4o-mini") is models.get("openai/gpt-4o-mini")
 
 
 def test_extractive_titler_answers_from_the_prompt_alone() -> None:

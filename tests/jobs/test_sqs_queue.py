@@ -61,8 +61,8 @@ def test_unreachable_endpoint_is_retryable() -> None:
 
 
 def test_factory_picks_the_queue_the_settings_name(queues: QueuePair) -> None:
-    sqs_queue = create_job_queue(Settings(jobs="sqs", queue_url=queues.url), context=None)
-    in_process = create_job_queue(Settings(jobs="inprocess"), context=None)
+    sqs_queue = create_job_queue(Settings(jobs="sqs", queue_url=queues.url), run=print)
+    in_process = create_job_queue(Settings(jobs="inprocess"), run=print)
 
     assert isinstance(sqs_queue, SqsQueue) and sqs_queue.queue_url == queues.url
     assert isinstance(in_process, InProcessQueue)

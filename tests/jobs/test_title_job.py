@@ -8,12 +8,14 @@ from typing import Any, Callable
 
 import pytest
 
+from memkit.config import MemoryConfig
 from memkit.errors import PermanentJobError, RetryableError
-from memkit.jobs.handlers import handle_job
+from memkit.memory.jobs import handle_job
+from memkit.memory.ports import AgentPorts
 from memkit.memory import Memory
 from memkit.runtime import Runtime
 from memkit.storage.factory import create_memory_storage
-from memkit.titles import TITLE_MAX_CHARS
+from memkit.titles.rules import TITLE_MAX_CHARS
 
 from tests.openai_stub import OpenAIStub
 
@@ -194,12 +196,28 @@ def test_provider_auth_failure_is_permanent(runtime: Runtime, openai: OpenAIStub
         handle_job(title_job(thread, "openai"), runtime)
 
 
+class AgentRenamedItsModel:
+    """The worker's context after the agent's title model was changed to one this deployment
+    cannot build, while the job waited in the queue (a runtime refuses such a config when it
+    starts: tests/test_composition.py)."""
+
+    def __init__(self, runtime: Runtime, model: str):
+        self._runtime = runtime
+        self._config = MemoryConfig.model_validate({"generateTitle": {"model": model}})
+
+    def agent(self, agent_id: str | None) -> AgentPorts:
+        return self._runtime.agent(agent_id)._replace(config=self._config)
+
+    def title_model(self, spec: str | None) -> Any:
+        return self._runtime.title_model(spec)
+
+
 def test_unsupported_model_is_permanent(storage_url: str, runtimes: Callable[..., Runtime]) -> None:
-    runtime = runtimes(storage_url, agents={"default": {"generateTitle": {"model": "mistral/large"}}})
+    runtime = runtimes(storage_url, agents={"default": {"generateTitle": True}})
     thread = seed_thread(runtime, ("user", "Visit Lisbon"))
 
     with pytest.raises(PermanentJobError, match="unsupported model 'mistral/large'"):
-        handle_job(title_job(thread), runtime)
+        handle_job(title_job(thread), AgentRenamedItsModel(runtime, "mistral/large"))
 
 
 @pytest.mark.parametrize(
@@ -242,7 +260,7 @@ def test_memory_without_a_queue_titles_the_thread_during_the_save(tmp_path) -> N
 
 
 def test_an_inline_title_that_fails_is_retried_by_the_next_save(tmp_path, monkeypatch) -> None:
-    from memkit.jobs import handlers
+    from memkit.memory import jobs as handlers
 
     store = create_memory_storage(f"file:{tmp_path / 'inline-retry.db'}")
     memory = Memory(store, config={"generateTitle": True})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from memkit.config import DEFAULT_TITLE_INSTRUCTIONS
-from memkit.titles import PROMPT_MAX_CHARS, TITLE_MAX_CHARS, build_prompt, clean_title, extractive_title
+from memkit.titles.rules import PROMPT_MAX_CHARS, TITLE_MAX_CHARS, build_prompt, clean_title, extractive_title
 
 
 @pytest.mark.parametrize(

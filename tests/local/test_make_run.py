@@ -34,8 +34,10 @@ def test_each_request_writes_one_readable_line_and_no_metrics_blob(local_server:
     assert '"level"' not in output  # no JSON log line
 
 
-def run_until_it_stops(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
+def run_until_it_stops(tmp_path: Path, **env: str | None) -> tuple[int, list[str]]:
+    """``make run`` with ``env`` on top of the test environment (a value of None unsets)."""
     environment = {**os.environ, "MEMKIT_STORAGE_URL": f"file:{tmp_path / 'memkit.db'}", **env}
+    environment = {name: value for name, value in environment.items() if value is not None}
     environment.pop("AWS_LAMBDA_FUNCTION_NAME", None)
     finished = subprocess.run(
         [sys.executable, "-m", "infra.local.run"], cwd=REPO_ROOT, env=environment,
@@ -51,10 +53,21 @@ def run_until_it_stops(tmp_path: Path, **env: str) -> tuple[int, list[str]]:
         ({"MEMKIT_PORT": "70000"}, "make run: MEMKIT_PORT must be between 1 and 65535, got 70000"),
         ({"MEMKIT_AUTH": "cookie"}, "make run: MEMKIT_AUTH must be one of ('none', 'api-key', 'jwt'), got 'cookie'"),
         ({"MEMKIT_CACHE_TIMEOUT_SECONDS": "soon"}, "make run: MEMKIT_CACHE_TIMEOUT_SECONDS must be a number, got 'soon'"),
+        (
+            {"MEMKIT_STORAGE_URL": "foo://x"},
+            "make run: Unsupported storage URL 'foo://x': use file:<path>, :memory: or dynamodb://<table>",
+        ),
+        ({"MEMKIT_EMBEDDER": "foo"}, "make run: MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got 'foo'"),
+        (
+            # No region anywhere botocore looks: not in the environment, no config file.
+            {"MEMKIT_STORAGE_URL": "dynamodb://memkit-table", "AWS_REGION": None, "AWS_DEFAULT_REGION": None,
+             "AWS_CONFIG_FILE": "/nonexistent/aws-config", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials"},
+            "make run: storage dynamodb://memkit-table needs an AWS region: set AWS_REGION",
+        ),
     ],
 )
 def test_a_bad_setting_stops_make_run_with_one_line_and_no_banner(
-    tmp_path: Path, env: dict[str, str], line: str
+    tmp_path: Path, env: dict[str, str | None], line: str
 ) -> None:
     code, output = run_until_it_stops(tmp_path, **{"MEMKIT_PORT": str(stack.free_port()), **env})
     assert (code, output) == (1, [line])

@@ -1,9 +1,9 @@
-"""What gets embedded and how long texts are cut (``memkit.recall.chunking``)."""
+"""What gets embedded and how long texts are cut (``memkit.memory.chunking``)."""
 
 from __future__ import annotations
 
 from memkit.models import Message
-from memkit.recall.chunking import CHUNK_CHARS, CHUNK_OVERLAP, chunk_text, indexable_text
+from memkit.memory.chunking import CHUNK_CHARS, CHUNK_OVERLAP, chunk_text, indexable_text
 
 from tests.recall.conftest import text_message
 

@@ -15,7 +15,7 @@ from memkit.embedders.local import LocalEmbedder
 from memkit.errors import ConfigurationError, RetryableError
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.memory import Memory
-from memkit.recall.search import search_memory
+from memkit.memory.search import search_memory
 from memkit.storage.memory.libsql.store import LibSQLStore
 from memkit.vector.libsql import LibSQLVector
 from memkit.vector.pinecone import PineconeVector
@@ -47,7 +47,7 @@ def down_memory(store: LibSQLStore) -> Iterator[tuple[Memory, InProcessQueue]]:
         embedder=LocalEmbedder(DIMENSION),
         indexing="async",
     )
-    queue = InProcessQueue(OneMemory(memory), max_attempts=2, base_delay=0.01)
+    queue = InProcessQueue(OneMemory(memory).run, max_attempts=2, base_delay=0.01)
     memory.jobs = queue
     yield memory, queue
     queue.close(drain=False)
@@ -118,7 +118,7 @@ def test_recall_fails_open_with_a_warning_when_the_vector_store_is_down(
 
 def test_search_fails_loudly_when_the_vector_store_is_down(down_memory_without_worker: Memory) -> None:
     with pytest.raises(RetryableError, match="memory search is unavailable.*Pinecone"):
-        search_memory(down_memory_without_worker, search_query="milk", resource_id=uid("res"))
+        search_memory(down_memory_without_worker.ports, search_query="milk", resource_id=uid("res"))
 
 
 def test_a_failed_inline_indexing_does_not_fail_the_save_and_goes_to_the_queue(store: LibSQLStore) -> None:
@@ -129,7 +129,7 @@ def test_a_failed_inline_indexing_does_not_fail_the_save_and_goes_to_the_queue(s
         embedder=LocalEmbedder(DIMENSION),
         indexing="sync",
     )
-    queue = InProcessQueue(OneMemory(memory), max_attempts=1)
+    queue = InProcessQueue(OneMemory(memory).run, max_attempts=1)
     memory.jobs = queue
     try:
         resource_id = uid("res")

@@ -20,7 +20,7 @@ def test_a_save_whose_index_job_cannot_be_queued_is_indexed_in_the_request(
 ) -> None:
     # Given an agent that indexes through a queue, and a queue that refuses jobs (shut down)
     memory = make_memory(indexing="async")
-    queue = InProcessQueue(OneMemory(memory))
+    queue = InProcessQueue(OneMemory(memory).run)
     queue.close()
     memory.jobs = queue
     owner = uid("owner")
@@ -45,7 +45,7 @@ def test_a_delete_whose_vector_cleanup_cannot_be_queued_cleans_in_the_request(
     memory.save_messages([text_message(f"m{n}", "t1", owner, f"Kayaking on day {n}", at=n) for n in range(3)])
     assert backend.stored_ids(owner) == ["m0#0", "m1#0", "m2#0"]
     memory.indexing = "async"
-    queue = InProcessQueue(OneMemory(memory))
+    queue = InProcessQueue(OneMemory(memory).run)
     queue.close()
     memory.jobs = queue
 
@@ -66,7 +66,7 @@ def test_an_erasure_whose_vectors_stay_fails_so_that_it_is_retried(
     memory.create_thread(resource_id=owner, thread_id="t1")
     memory.save_messages([text_message("m0", "t1", owner, "Kayaking", at=0)])
     memory.indexing = "async"
-    queue = InProcessQueue(OneMemory(memory))
+    queue = InProcessQueue(OneMemory(memory).run)
     queue.close()
     memory.jobs = queue
     healthy_vector = memory.vector

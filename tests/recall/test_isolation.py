@@ -80,13 +80,13 @@ def test_an_include_window_never_crosses_resources(backend: Backend, make_memory
 
 
 def test_search_never_returns_another_resources_messages(backend: Backend, make_memory: Callable[..., Memory]) -> None:
-    from memkit.recall.search import search_memory
+    from memkit.memory.search import search_memory
 
     memory = make_memory()
     corpus = load_corpus(memory)
     for probe in corpus.probes:
         for name in ("alice", "bob", "carol"):
-            answer = search_memory(memory, search_query=probe["query"], resource_id=corpus.resource(name), limit=10)
+            answer = search_memory(memory.ports, search_query=probe["query"], resource_id=corpus.resource(name), limit=10)
             ids = [r["id"] for r in answer["results"]] + [
                 c["id"] for r in answer["results"] for c in r["context"]["before"] + r["context"]["after"]
             ]

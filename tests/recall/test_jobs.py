@@ -10,9 +10,10 @@ from typing import Any
 
 from memkit.config import AgentRegistry, MemoryConfig
 from memkit.jobs.base import JobQueue
-from memkit.jobs.handlers import handle_job
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.memory import Memory
+from memkit.memory.jobs import handle_job
+from memkit.memory.ports import AgentPorts
 from memkit.runtime import Runtime
 from memkit.settings import Settings
 from memkit.vector.libsql import LibSQLVector
@@ -33,15 +34,22 @@ class RecordingQueue(JobQueue):
 
 
 class OneMemory:
-    """The ``JobContext`` the worker gets: here every job belongs to one Memory."""
+    """The ``JobContext`` the worker gets: here every job belongs to one Memory (whose titles,
+    with no title models, are extractive, as the deployment's default ``local`` model's are)."""
 
     def __init__(self, memory: Memory):
         self._memory = memory
-        self.settings = Settings(embedding_dimension=DIMENSION)
 
-    def memory(self, agent_id: str | None = None) -> Memory:
+    def agent(self, agent_id: str | None = None) -> AgentPorts:
         assert agent_id == self._memory.agent_id
-        return self._memory
+        return self._memory.ports
+
+    def title_model(self, spec: str | None) -> None:
+        return None
+
+    def run(self, job: Mapping[str, Any]) -> Any:
+        """How the in-process queue runs a job here."""
+        return handle_job(job, self)
 
 
 def test_a_save_enqueues_one_index_job_per_resource_and_embeds_nothing_inline(
@@ -108,7 +116,7 @@ def test_deletes_enqueue_delete_vectors_jobs(backend: Backend, make_memory: Call
 
 def test_the_in_process_queue_indexes_in_the_background(backend: Backend, make_memory: Callable[..., Memory]) -> None:
     memory = make_memory({"lastMessages": 0, "semanticRecall": {"topK": 1, "messageRange": 0}}, indexing="async")
-    queue = InProcessQueue(OneMemory(memory))
+    queue = InProcessQueue(OneMemory(memory).run)
     memory.jobs = queue
     resource_id = uid("res")
     memory.create_thread(resource_id=resource_id, thread_id="t1")
@@ -157,7 +165,7 @@ def test_the_runtime_wires_recall_for_every_agent(tmp_path: Path) -> None:
 
 def test_a_huge_save_is_split_into_jobs_that_fit_a_queue_message(backend: Backend, make_memory: Callable[..., Memory]) -> None:
     """SQS messages hold 256 KB: an import of thousands of messages must not become one job."""
-    from memkit.recall.indexing import MAX_IDS_PER_JOB
+    from memkit.memory.follow_up import MAX_IDS_PER_JOB
 
     queue = RecordingQueue()
     memory = make_memory(indexing="async", jobs=queue)

@@ -11,7 +11,7 @@ import pytest
 
 from memkit.errors import ForbiddenError
 from memkit.memory import Memory
-from memkit.recall.chunking import chunk_text
+from memkit.memory.chunking import chunk_text
 
 from tests.recall.conftest import Backend, load_corpus, text_message, uid
 

@@ -23,7 +23,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from memkit.models import FORBIDDEN_METADATA_KEYS, ID_PATTERN, MAX_ID_LENGTH, METADATA_KEY_PATTERN
-from memkit.recall.search import MAX_LIMIT
+from memkit.memory.search import MAX_LIMIT
 
 if TYPE_CHECKING:
     from memkit.api.routes import ApiRoute

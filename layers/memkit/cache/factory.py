@@ -1,4 +1,4 @@
-"""Build the cache from settings and wrap a store with it (``Runtime.storage`` calls this).
+"""Build the cache from settings and wrap a store with it (the composition root calls this).
 
 ``MEMKIT_CACHE=upstash`` selects the Upstash REST client. The token may be a value or an
 ``ssm:``/``secretsmanager:`` reference, resolved once per container.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 
-from memkit.config import AgentRegistry
 from memkit.cache.base import CacheBackend
 from memkit.clients.secrets import resolve_secret
 from memkit.errors import ConfigurationError
@@ -32,9 +31,9 @@ def create_cache_backend(settings: Settings) -> CacheBackend:
     return UpstashCache(settings.upstash_url, token, timeout_seconds=settings.cache_timeout_seconds)
 
 
-def cache_window(registry: AgentRegistry) -> int:
+def cache_window(max_last_messages: int) -> int:
     """How many newest messages a thread entry keeps: every configured agent's lastMessages."""
-    return max(MIN_WINDOW, registry.max_last_messages())
+    return max(MIN_WINDOW, max_last_messages)
 
 
 def store_namespace(store: MemoryStorage) -> str:
@@ -51,10 +50,11 @@ def store_namespace(store: MemoryStorage) -> str:
 def wrap_with_cache(
     store: MemoryStorage,
     settings: Settings,
-    registry: AgentRegistry,
     *,
+    window: int,
     namespace: str | None = None,
 ) -> MemoryStorage:
+    """``store`` behind the cache; a thread entry keeps ``window`` messages (``cache_window``)."""
     backend = create_cache_backend(settings)
     from memkit.cache.cached_store import CachedMemoryStorage
 
@@ -62,6 +62,6 @@ def wrap_with_cache(
         store,
         backend,
         namespace=namespace or store_namespace(store),
-        window=cache_window(registry),
+        window=window,
         emit_metrics=settings.lambda_runtime,
     )

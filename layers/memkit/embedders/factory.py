@@ -8,19 +8,17 @@ can never silently disagree.
 from __future__ import annotations
 
 from memkit.embedders.base import Embedder
-from memkit.errors import ConfigurationError
-from memkit.settings import Settings
+from memkit.settings import Settings, embedder_spec
 
 
 def create_embedder(settings: Settings) -> Embedder:
-    spec = settings.embedder.strip()
+    kind, model = embedder_spec(settings.embedder)
     dimension = settings.embedding_dimension
-    if spec == "local":
+    if kind == "local":
         from memkit.embedders.local import LocalEmbedder
 
         return LocalEmbedder(dimension)
-    kind, _, model = spec.partition("/")
-    if kind == "openai" and model:
+    if kind == "openai":
         from memkit.embedders.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(
@@ -29,10 +27,6 @@ def create_embedder(settings: Settings) -> Embedder:
             base_url=settings.openai_base_url,
             api_key=settings.openai_api_key,
         )
-    if kind == "bedrock" and model:
-        from memkit.embedders.bedrock import BedrockEmbedder
+    from memkit.embedders.bedrock import BedrockEmbedder
 
-        return BedrockEmbedder(model, dimension)
-    raise ConfigurationError(
-        f"MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got {settings.embedder!r}"
-    )
+    return BedrockEmbedder(model, dimension)

@@ -1,8 +1,9 @@
 """The job queue port: slow work (title generation, indexing, erasure) leaves the request path.
 
 A job is a typed, versioned JSON object: ``{"type": "generate_title", "v": 1, ...}``.
-``SqsQueue`` (AWS) and ``InProcessQueue`` (embedded default) implement the port; both hand
-jobs to the same ``memkit.jobs.handlers`` code, so behaviour is identical.
+``SqsQueue`` (AWS) and ``InProcessQueue`` (embedded default) implement the port; the SQS worker
+and the in-process queue both run jobs through ``memkit.jobs.runner`` with the same handler
+table (``memkit.memory.jobs``), so behaviour is identical.
 """
 
 from __future__ import annotations

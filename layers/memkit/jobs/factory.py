@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Any
 
 from memkit.errors import ConfigurationError
 from memkit.jobs.base import JobQueue
 from memkit.settings import Settings
 
-if TYPE_CHECKING:
-    # Only the in-process queue runs jobs here; an API process on SQS never imports the handlers.
-    from memkit.jobs.handlers import JobContext
 
-
-def create_job_queue(settings: Settings, context: JobContext) -> JobQueue:
-    """``context`` gives the in-process worker each agent's Memory (the Runtime does)."""
+def create_job_queue(settings: Settings, run: Callable[[dict[str, Any]], Any]) -> JobQueue:
+    """``run`` runs one job for the in-process queue (the runtime's ``run_job``); only that queue
+    runs jobs here, so an API process on SQS never imports the handlers."""
     if settings.jobs == "sqs":
         from memkit.jobs.sqs import SqsQueue
 
@@ -23,5 +21,5 @@ def create_job_queue(settings: Settings, context: JobContext) -> JobQueue:
     if settings.jobs == "inprocess":
         from memkit.jobs.inprocess import InProcessQueue
 
-        return InProcessQueue(context)
+        return InProcessQueue(run)
     raise ConfigurationError(f"MEMKIT_JOBS must be inprocess or sqs, got {settings.jobs!r}")

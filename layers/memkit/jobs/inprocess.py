@@ -1,7 +1,8 @@
 """Jobs run by a background thread of the same process: the embedded default (``make run``,
 a library user's server), where there is no SQS and no worker Lambda.
 
-It keeps the SQS path's semantics with the same ``handle_job``: a job that fails transiently is
+It keeps the SQS path's semantics, running each job with the callable it is given (the
+runtime's ``run_job``, the same handlers as the worker): a job that fails transiently is
 tried up to three times (with exponential backoff instead of visibility timeouts), then
 dead-lettered; a permanent failure is dead-lettered at once. A dead letter is logged at ERROR
 with the whole job (jobs carry ids, never message text) so it can be replayed, and the last
@@ -22,11 +23,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.jobs.base import JobQueue
-from memkit.jobs.handlers import JobContext, handle_job
 
 logger = logging.getLogger("memkit.jobs")
 
@@ -43,7 +43,7 @@ class InProcessQueue(JobQueue):
 
     def __init__(
         self,
-        context: JobContext,
+        run: Callable[[dict[str, Any]], Any],
         *,
         max_pending: int = 1000,
         max_attempts: int = 3,
@@ -51,7 +51,7 @@ class InProcessQueue(JobQueue):
         max_delay: float = 10.0,
         dead_letters_kept: int = 100,
     ):
-        self._context = context
+        self._run_job = run
         self.max_pending = max_pending
         self.max_attempts = max_attempts
         self.base_delay = base_delay
@@ -146,7 +146,7 @@ class InProcessQueue(JobQueue):
 
     def _attempt(self, job: dict[str, Any], attempt: int) -> None:
         try:
-            handle_job(job, self._context)
+            self._run_job(job)
         except PermanentJobError as exc:
             self._dead_letter(job, str(exc), attempt)
             self._finish()

@@ -1,7 +1,7 @@
 """Typed, versioned job messages. The wire form is JSON: ``{"type": ..., "v": ..., ...}``.
 
-Adding a job: a model here with a ``type`` literal and ``v``, and a handler registered in
-``memkit.jobs.handlers``. A job whose (type, v) has no handler is rejected to the DLQ.
+Adding a job: a model here with a ``type`` literal and ``v``, and its handler in the table of
+``memkit.memory.jobs``. A job whose (type, v) has no handler is rejected to the DLQ.
 """
 
 from __future__ import annotations

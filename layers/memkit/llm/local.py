@@ -7,12 +7,11 @@ also the fallback when a model's answer has nothing usable in it.
 from __future__ import annotations
 
 from memkit.llm.base import LanguageModel
+from memkit.titles.rules import extractive_title
 
 
 class ExtractiveTitler(LanguageModel):
     name = "local"
 
     def complete(self, *, system: str, prompt: str, max_tokens: int = 64) -> str:
-        from memkit.titles import extractive_title
-
         return extractive_title(prompt) or ""

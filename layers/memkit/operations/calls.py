@@ -165,18 +165,14 @@ def clone_thread(memory: Memory, principal: Principal, args: CloneThreadArgs) ->
 
 
 def search_memory(memory: Memory, principal: Principal, args: SearchMemoryArgs) -> dict[str, Any]:
-    # Imported here: only deployments with semantic recall pay for the recall modules.
-    from memkit.recall.search import DEFAULT_LIMIT, search_memory as search
-
     resource_id = principal.resource_for(args.resource_id)
     if resource_id is None:
         raise ValidationError("resourceId is required", field="resourceId")
-    return search(
-        memory,
+    return memory.search(
         search_query=args.search_query or "",
         resource_id=resource_id,
         thread_id=args.thread_id,
-        limit=DEFAULT_LIMIT if args.limit is None else args.limit,
+        limit=args.limit,
         memory_config=args.memory_config,
     )
 

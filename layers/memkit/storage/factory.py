@@ -75,28 +75,43 @@ def create_store(
 
 def other_domains(memory: MemoryStorage, *, region: str | None = None, endpoint_hint: str | None = None) -> dict[str, Any]:
     """The workflows, scores and observability adapters on the memory store's file or table."""
+    return {
+        name: domain_adapter(name, memory, region=region, endpoint_hint=endpoint_hint)
+        for name in ("workflows", "scores", "observability")
+    }
+
+
+def domain_adapter(name: str, memory: MemoryStorage, *, region: str | None = None, endpoint_hint: str | None = None) -> Any:
+    """The adapter of domain ``name`` on the memory store's libSQL file or DynamoDB table."""
     if memory.name == "libsql":
-        from memkit.storage.observability.libsql import LibSQLObservabilityStorage
-        from memkit.storage.scores.libsql import LibSQLScoresStorage
-        from memkit.storage.workflows.libsql import LibSQLWorkflowsStorage
-
         database = cast("LibSQLStore", memory).database
-        return {
-            "workflows": LibSQLWorkflowsStorage(database),
-            "scores": LibSQLScoresStorage(database),
-            "observability": LibSQLObservabilityStorage(database),
-        }
-    if memory.name == "dynamodb":
-        from memkit.storage.observability.dynamodb import DynamoDBObservabilityStorage
-        from memkit.storage.scores.dynamodb import DynamoDBScoresStorage
-        from memkit.storage.workflows.dynamodb import DynamoDBWorkflowsStorage
+        if name == "workflows":
+            from memkit.storage.workflows.libsql import LibSQLWorkflowsStorage
 
+            return LibSQLWorkflowsStorage(database)
+        if name == "scores":
+            from memkit.storage.scores.libsql import LibSQLScoresStorage
+
+            return LibSQLScoresStorage(database)
+        if name == "observability":
+            from memkit.storage.observability.libsql import LibSQLObservabilityStorage
+
+            return LibSQLObservabilityStorage(database)
+    elif memory.name == "dynamodb":
         # The memory store already created the table if asked to.
         table = cast("DynamoDBStore", memory).table_name
-        where = {"region": region, "endpoint_hint": endpoint_hint}
-        return {
-            "workflows": DynamoDBWorkflowsStorage(table, **where),
-            "scores": DynamoDBScoresStorage(table, **where),
-            "observability": DynamoDBObservabilityStorage(table, **where),
-        }
-    raise ConfigurationError(f"the {memory.name!r} memory store has no adapters for the other domains")
+        if name == "workflows":
+            from memkit.storage.workflows.dynamodb import DynamoDBWorkflowsStorage
+
+            return DynamoDBWorkflowsStorage(table, region=region, endpoint_hint=endpoint_hint)
+        if name == "scores":
+            from memkit.storage.scores.dynamodb import DynamoDBScoresStorage
+
+            return DynamoDBScoresStorage(table, region=region, endpoint_hint=endpoint_hint)
+        if name == "observability":
+            from memkit.storage.observability.dynamodb import DynamoDBObservabilityStorage
+
+            return DynamoDBObservabilityStorage(table, region=region, endpoint_hint=endpoint_hint)
+    else:
+        raise ConfigurationError(f"the {memory.name!r} memory store has no adapters for the other domains")
+    raise ConfigurationError(f"unknown storage domain {name!r}")

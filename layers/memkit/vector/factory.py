@@ -15,23 +15,22 @@ to, and each adapter checks its index against it (``ConfigurationError`` on mism
 from __future__ import annotations
 
 from memkit.errors import ConfigurationError
-from memkit.settings import Settings
+from memkit.settings import Settings, vector_backend
 from memkit.vector.base import VectorStore
 
 
 def create_vector_store(settings: Settings) -> VectorStore:
+    """The store ``MEMKIT_VECTOR_URL`` names (not ``none``: the runtime builds none then)."""
     url = settings.vector_url.strip()
     dimension = settings.embedding_dimension
-    if url.startswith("pinecone://"):
+    backend = vector_backend(url)
+    if backend == "pinecone":
         from memkit.vector.pinecone import PineconeVector
 
         return PineconeVector(url, settings.pinecone_api_key, dimension)
-    if url == ":memory:" or url.startswith(("file:", "libsql:")):
+    if backend == "libsql":
         from memkit.storage.libsql.database import open_database
         from memkit.vector.libsql import LibSQLVector
 
         return LibSQLVector(open_database(url), dimension, owns_database=True)
-    raise ConfigurationError(
-        f"MEMKIT_VECTOR_URL must be none, file:<path>, :memory: or pinecone://<index-host>, got {url!r}"
-    )
-
+    raise ConfigurationError(f"MEMKIT_VECTOR_URL={url} names no vector store to build")

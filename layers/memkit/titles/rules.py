@@ -1,42 +1,22 @@
-"""Thread titles: the ``generate_title`` job, its prompt, and the rules a title must follow.
+"""What a thread title is: the rules a title must follow, the prompt a model gets, and the
+extractive title that needs no model (pure functions; the job is ``job.py``).
 
-The job is idempotent, so a redelivered message ends in the same state:
-
-1. a thread that is gone, or already has a real title, is done (a user rename wins);
-2. the thread's first user message is the only input (no user message yet: done);
-3. the configured model answers, and its answer is cleaned (``clean_title``); an answer with
-   nothing usable left falls back to the extractive titler, which needs no model;
-4. the write is conditional (``set_title_if_untitled``): a title a user set while the model
-   was thinking is never overwritten, and losing that race is a success.
-
-Titles are at most 80 characters, with no quotes or colons, on one line.
+Titles are at most 80 characters, with no quotes or colons, on one line. ``clean_title`` makes a
+model's answer into one (thinking blocks, labels, quotes and markup removed, cut on a word);
+``extractive_title`` takes the key phrase of the first message, which is what the ``local``
+model (``memkit.llm.local``) answers too.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import TYPE_CHECKING
 
 from memkit.config import DEFAULT_TITLE_INSTRUCTIONS
-from memkit.jobs.handlers import job_handler
-from memkit.jobs.types import GenerateTitleJob
-from memkit.models import ListMessagesInput
 from memkit.storage.memory.base import DEFAULT_TITLES
-
-if TYPE_CHECKING:
-    from memkit.jobs.handlers import JobContext
-
-logger = logging.getLogger("memkit.titles")
 
 TITLE_MAX_CHARS = 80
 # The opening of a conversation says what it is about; more text only costs tokens.
 PROMPT_MAX_CHARS = 2000
-# Room for a short title, plus slack for models that think out loud before answering.
-TITLE_MAX_TOKENS = 256
-# How many of a thread's first user messages the job reads to find one with words (a user may
-# open with an image alone).
-FIRST_USER_MESSAGES_READ = 10
 EXTRACTIVE_MAX_WORDS = 10
 
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.IGNORECASE | re.DOTALL)
@@ -133,52 +113,3 @@ def extractive_title(text: str) -> str | None:
         if title and _WORD.search(title):
             return title[0].upper() + title[1:]
     return None
-
-
-@job_handler("generate_title", 1)
-def generate_title(job: GenerateTitleJob, context: "JobContext") -> str:
-    """Runs one title job; returns what happened (for logs and tests)."""
-    from memkit.llm.factory import language_model
-
-    memory = context.memory(job.agent_id)
-    storage = memory.storage
-    thread = storage.get_thread(job.thread_id)
-    if thread is None:
-        return "thread_missing"
-    if not is_untitled(thread.title):
-        return "already_titled"
-    config = memory.config.title_config
-    if config is None:
-        # generateTitle was switched off after the job was queued.
-        return "disabled"
-    page = storage.list_messages(
-        ListMessagesInput.build(
-            thread_id=thread.id,
-            resource_id=thread.resource_id,
-            filter={"roles": ["user"]},
-            page=0,
-            per_page=FIRST_USER_MESSAGES_READ,
-            order_by={"field": "createdAt", "direction": "ASC"},
-        )
-    )
-    first_text = next((text for m in page.messages if (text := m.text()).strip()), "")
-    if not first_text.strip():
-        # Saves claim a title only with a user's words, so they were deleted or edited away
-        # since: give the claim back, and the next save with some asks again.
-        storage.release_thread_task(thread.id, "title")
-        return "no_user_message"
-
-    system, prompt = build_prompt(config.instructions, first_text)
-    model = language_model(config.model or context.settings.default_title_model, context.settings)
-    title = clean_title(model.complete(system=system, prompt=prompt, max_tokens=TITLE_MAX_TOKENS))
-    if title is None:
-        logger.warning(
-            "model %s gave no usable title for thread %s; using the extractive title", model.name, thread.id
-        )
-        title = extractive_title(prompt)
-    if title is None:
-        storage.release_thread_task(thread.id, "title")
-        return "no_usable_title"
-    if storage.set_title_if_untitled(thread.id, title):
-        return "written"
-    return "kept_user_title"

@@ -21,7 +21,7 @@ is a 403; an unknown one with thread scope gives no results (a new, unsaved thre
 Errors: an agent without semantic recall, or a deployment without a vector store, is a 400 that
 says so (no lexical fallback: a "search" that silently returns recent messages would mislead).
 An embedder or vector store failure is a 503 with the reason: search fails loudly, where agent
-recall fails open (see ``recall.semantic``).
+recall fails open (see ``recall.py``); ``docs/recall.md`` has the costs.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from memkit.errors import RetryableError, ValidationError
+from memkit.memory.recall import fetch_windows, thread_titles
 from memkit.models import Message, format_ts, validate_id
-from memkit.recall.semantic import fetch_windows, thread_titles
 
 if TYPE_CHECKING:
-    from memkit.memory import Memory
+    from memkit.memory.ports import AgentPorts
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -44,7 +44,7 @@ MAX_QUERY_CHARS = 10_000
 
 
 def search_memory(
-    memory: "Memory",
+    ports: AgentPorts,
     *,
     search_query: str,
     resource_id: str,
@@ -64,15 +64,15 @@ def search_memory(
         validate_id(thread_id, "threadId")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValidationError(f"limit must be an integer between 1 and {MAX_LIMIT}, got {limit!r}", field="limit")
-    config = memory.config.merged(dict(memory_config) if memory_config else None)
+    config = ports.config.merged(dict(memory_config) if memory_config else None)
     recall = config.semantic_recall
     if not recall:
         raise ValidationError(
-            f"semantic recall is not enabled for agent {memory.agent_id}: set semanticRecall in its memory "
+            f"semantic recall is not enabled for agent {ports.agent_id}: set semanticRecall in its memory "
             "config (or pass memoryConfig={\"semanticRecall\": true}) to search memory",
             field="agentId",
         )
-    if memory.vector is None or memory.embedder is None:
+    if ports.vector is None or ports.embedder is None:
         raise ValidationError(
             "memory search needs a vector store, and this deployment has none (MEMKIT_VECTOR_URL=none)",
             field="agentId",
@@ -80,12 +80,12 @@ def search_memory(
     scope = "thread" if recall.scope == "thread" and thread_id else "resource"
     empty = {"results": [], "count": 0, "query": search_query, "searchScope": scope, "searchType": "semantic"}
 
-    thread = memory.storage.get_thread(thread_id, resource_id) if thread_id else None
+    thread = ports.storage.get_thread(thread_id, resource_id) if thread_id else None
     if scope == "thread" and thread is None:
         return empty
     try:
-        [vector] = memory.embedder.embed([search_query])
-        hits = memory.vector.query(
+        [vector] = ports.embedder.embed([search_query])
+        hits = ports.vector.query(
             resource_id,
             vector,
             limit,
@@ -101,11 +101,11 @@ def search_memory(
 
     window = recall.window
     anchor = thread.id if thread is not None else hits[0].thread_id
-    found = fetch_windows(memory.storage, anchor, resource_id, hits, window)
+    found = fetch_windows(ports.storage, anchor, resource_id, hits, window)
     by_thread: dict[str, list[Message]] = {}
     for message in found:  # already in createdAt order
         by_thread.setdefault(message.thread_id, []).append(message)
-    titles = thread_titles(memory.storage, resource_id, {hit.thread_id for hit in hits}, known=thread)
+    titles = thread_titles(ports.storage, resource_id, {hit.thread_id for hit in hits}, known=thread)
 
     results = []
     for hit in hits:

@@ -1,6 +1,7 @@
-"""Semantic recall for an agent turn: the relevant older messages next to the recent window.
+"""Semantic recall for an agent turn: the relevant older messages next to the recent window
+(``RecallResult``).
 
-``add_semantic_recall`` (called by ``Memory.recall``) does, in order:
+``add_semantic_recall`` (called by ``Memory.recall`` with the agent's ports) does, in order:
 
 1. the query: the ``query`` argument, else the text of the thread's latest user message
    (found in the recent window, or with one storage read when the window holds none);
@@ -22,26 +23,54 @@ Failure policy: recall FAILS OPEN. If the embedder or the vector store is unavai
 recent window, ``result.recall_warning`` says what failed, and a warning is logged, so an agent
 keeps answering during a Pinecone or Bedrock outage and the caller can see that recall was
 skipped. A ``ConfigurationError`` (e.g. an index of the wrong dimension) is raised: that is a
-broken deployment, not an outage. ``GET /api/memory/search`` (``recall.search``) instead fails
-loudly with 503, because there the search *is* the answer.
+broken deployment, not an outage. ``GET /api/memory/search`` (``search.py``) instead fails
+loudly with 503, because there the search *is* the answer. ``docs/recall.md`` has the costs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from memkit.config import MessageRange
 from memkit.errors import PermanentJobError, RetryableError
 from memkit.models import ListMessagesInput, ListThreadsInput, Message, Thread
-from memkit.storage.memory.base import MemoryStorage
 
 if TYPE_CHECKING:
-    from memkit.memory import Memory, RecallResult
+    from memkit.config import MessageRange
+    from memkit.memory.ports import AgentPorts
+    from memkit.storage.memory.base import MemoryStorage
     from memkit.vector.base import VectorHit
 
 logger = logging.getLogger("memkit.recall")
+
+
+@dataclass
+class RecallResult:
+    """What an agent turn reads: the recent window plus semantically recalled messages."""
+
+    messages: list[Message]
+    # Recalled from other threads of the same resource, presented apart ("remembered from
+    # another conversation"): [{"threadId", "threadTitle", "messages": [...]}]
+    other_threads: list[dict[str, Any]] = field(default_factory=list)
+    # Set when semantic recall was configured but could not run (fail-open, visible to caller).
+    recall_warning: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "messages": [m.to_wire() for m in self.messages],
+            "otherThreads": [
+                {
+                    "threadId": group["threadId"],
+                    "threadTitle": group.get("threadTitle"),
+                    "messages": [m.to_wire() for m in group["messages"]],
+                }
+                for group in self.other_threads
+            ],
+            "recallWarning": self.recall_warning,
+        }
+
 
 # Up to this many distinct threads, titles are read one thread at a time; beyond, one listing of
 # the resource's threads is cheaper than that many reads.
@@ -49,32 +78,32 @@ TITLE_LOOKUPS_MAX = 4
 
 
 def add_semantic_recall(
-    memory: "Memory",
-    result: "RecallResult",
+    ports: AgentPorts,
+    result: RecallResult,
     *,
     thread_id: str,
     resource_id: str | None,
     query: str | None,
 ) -> None:
-    config = memory.config.semantic_recall
+    config = ports.config.semantic_recall
     if not config:
         return
-    if memory.vector is None or memory.embedder is None:
+    if ports.vector is None or ports.embedder is None:
         result.recall_warning = (
-            f"semantic recall is configured for agent {memory.agent_id}, but this deployment has no "
+            f"semantic recall is configured for agent {ports.agent_id}, but this deployment has no "
             "vector store (MEMKIT_VECTOR_URL=none); only recent messages were returned"
         )
         logger.warning(result.recall_warning)
         return
-    owner = resource_id or _thread_owner(memory.storage, thread_id)
+    owner = resource_id or _thread_owner(ports.storage, thread_id)
     if owner is None:
         return
-    text = query if query and query.strip() else _latest_user_text(memory.storage, result.messages, thread_id, owner)
+    text = query if query and query.strip() else _latest_user_text(ports.storage, result.messages, thread_id, owner)
     if not text:
         return
     try:
-        [vector] = memory.embedder.embed([text])
-        hits = memory.vector.query(
+        [vector] = ports.embedder.embed([text])
+        hits = ports.vector.query(
             owner,
             vector,
             config.top_k,
@@ -89,12 +118,12 @@ def add_semantic_recall(
     hits = [hit for hit in hits if hit.message_id not in recent_ids]
     if not hits:
         return
-    recalled = [m for m in fetch_windows(memory.storage, thread_id, owner, hits, config.window) if m.id not in recent_ids]
+    recalled = [m for m in fetch_windows(ports.storage, thread_id, owner, hits, config.window) if m.id not in recent_ids]
     same_thread = [m for m in recalled if m.thread_id == thread_id]
     result.messages = sorted([*result.messages, *same_thread], key=_created_order)
     other = [m for m in recalled if m.thread_id != thread_id]
     if other:
-        titles = thread_titles(memory.storage, owner, {m.thread_id for m in other})
+        titles = thread_titles(ports.storage, owner, {m.thread_id for m in other})
         groups: dict[str, list[Message]] = {}
         for message in sorted(other, key=_created_order):
             groups.setdefault(message.thread_id, []).append(message)
