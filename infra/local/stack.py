@@ -448,9 +448,38 @@ def ensure_node22() -> Path:
     return node
 
 
+def install_node_packages(
+    root: Path, npm_args: list[str], *, prepare: Callable[[Path], None], log_name: str, what: str
+) -> None:
+    """Run Node 22's npm with ``npm_args`` in a fresh folder that ``prepare`` fills (package.json,
+    a lock), then put that folder at ``root``. Call it holding the lock for ``root``.
+
+    The install happens beside the cache and is moved into place, so an interrupted one never
+    looks complete.
+    """
+    node = ensure_node22()
+    bundled_npm = node.parent.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    npm_argv: list[str | Path] = (
+        [node, bundled_npm] if bundled_npm.is_file() else [_require_tool("npm", f"it runs {what}")]
+    )
+    # Node 22 first on PATH: npm picks dependency versions and runs install
+    # scripts with whatever `node` it finds, and Node 20 gets the old 0.x lines.
+    npm_env = {**os.environ, "PATH": f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    scratch_dir = Path(tempfile.mkdtemp(dir=CACHE_DIR, prefix=f".{root.name}-"))
+    scratch_dir.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache's mode
+    try:
+        prepare(scratch_dir)
+        _run_logged([*npm_argv, *npm_args], log_name=log_name, what=what, cwd=scratch_dir, env=npm_env)
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(scratch_dir, root)
+    finally:
+        if scratch_dir.exists():
+            shutil.rmtree(scratch_dir)
+
+
 def ensure_mastra_client() -> Path:
     """A folder whose node_modules holds @mastra/client-js 1.x, installed once with Node 22's npm."""
-    node = ensure_node22()
     root = CACHE_DIR / "mastra-client"
     installed = root / "node_modules" / "@mastra" / "client-js" / "package.json"
     if installed.is_file():
@@ -458,36 +487,19 @@ def ensure_mastra_client() -> Path:
     with _exclusive("mastra-client"):
         if installed.is_file():
             return root
-        bundled_npm = node.parent.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
-        npm_argv: list[str | Path] = (
-            [node, bundled_npm]
-            if bundled_npm.is_file()
-            else [_require_tool("npm", "it installs @mastra/client-js")]
-        )
-        # Node 22 first on PATH: npm picks dependency versions and runs install
-        # scripts with whatever `node` it finds, and Node 20 gets the old 0.x line.
-        npm_env = {**os.environ, "PATH": f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        # Installed beside the cache and moved into place, so an interrupted
-        # install never looks complete.
-        scratch_dir = Path(tempfile.mkdtemp(dir=CACHE_DIR, prefix=".mastra-client-"))
-        scratch_dir.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache's mode
-        try:
-            (scratch_dir / "package.json").write_text(
+
+        def write_manifest(folder: Path) -> None:
+            (folder / "package.json").write_text(
                 json.dumps({"name": "memkit-mastra-client", "private": True, "type": "module"}) + "\n"
             )
-            _run_logged(
-                [*npm_argv, "install", "--no-audit", "--no-fund", "--loglevel=error", MASTRA_CLIENT_PACKAGE],
-                log_name="mastra-client",
-                what=f"npm install {MASTRA_CLIENT_PACKAGE}",
-                cwd=scratch_dir,
-                env=npm_env,
-            )
-            if root.exists():
-                shutil.rmtree(root)
-            os.replace(scratch_dir, root)
-        finally:
-            if scratch_dir.exists():
-                shutil.rmtree(scratch_dir)
+
+        install_node_packages(
+            root,
+            ["install", "--no-audit", "--no-fund", "--loglevel=error", MASTRA_CLIENT_PACKAGE],
+            prepare=write_manifest,
+            log_name="mastra-client",
+            what=f"npm install {MASTRA_CLIENT_PACKAGE}",
+        )
     return root
 
 
