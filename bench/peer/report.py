@@ -185,22 +185,22 @@ def verdict_rows(results: dict[str, Any]) -> Rows:
     mine, theirs = units(calls["memkit"]["whole turn"]), units(calls["Mastra"]["whole turn"])
     return [
         {
-            "target": f"1. embedded throughput ≥ {THROUGHPUT_FLOOR:g}× Mastra's (aim {THROUGHPUT_AIM:g}×), p99 no worse",
+            "target": f"embedded throughput ≥ {THROUGHPUT_FLOOR:g}× Mastra's (aim {THROUGHPUT_AIM:g}×), p99 no worse",
             "measured": f"{throughput:.2f}× turns/s, p99 {ms(load['memkit']['p99_ms'])} vs {ms(load['Mastra']['p99_ms'])} ms",
             "verdict": first,
         },
         {
-            "target": f"2. ≤ {TURN_REQUEST_BUDGET} DynamoDB requests per uncached turn, titles off and on",
+            "target": f"≤ {TURN_REQUEST_BUDGET} DynamoDB requests per uncached turn, titles off and on",
             "measured": f"{turn_requests['memkit']:g} off, {turn_requests['memkit, titles on']:g} on",
             "verdict": "met" if second_ok else "NOT MET",
         },
         {
-            "target": f"3. each turn call ≥ {CALL_SPEEDUP_TARGET:g}× faster than Mastra on DynamoDB (median)",
+            "target": f"each turn call ≥ {CALL_SPEEDUP_TARGET:g}× faster than Mastra on DynamoDB (median)",
             "measured": ", ".join(f"{call} {speed:.2f}×" for call, speed in speedups.items()),
             "verdict": "met" if third_ok else "NOT MET",
         },
         {
-            "target": "3b. capacity units per turn ≤ Mastra's",
+            "target": "capacity units per turn ≤ Mastra's",
             "measured": f"{mine:g} vs {theirs:g}",
             "verdict": "met" if mine <= theirs else "NOT MET",
         },
@@ -223,8 +223,8 @@ COST_PARTS = (
     "AgentCore retrievals",
 )
 # A turn in AgentCore Memory's terms: the two saved messages as two short-term events (one per
-# message), and the working-memory read as one long-term memory retrieval. Listing recent events
-# is not billed.
+# message), and the working-memory read as one long-term memory retrieval. Reading recent events
+# has no published price of its own.
 AGENTCORE_EVENTS_PER_TURN = 2
 AGENTCORE_RETRIEVALS_PER_TURN = 1
 
