@@ -1,6 +1,6 @@
 // One scenario, driven with the real @mastra/client-js against memkit and against Mastra's own
 // server, alternating between them in the same process so that both see the same client, the
-// same machine and the same moment. `make bench` (bench/peer_compare.py) runs it; it prints one
+// same machine and the same moment. `make bench` (bench/peer/__init__.py) runs it; it prints one
 // JSON document on stdout.
 //
 //   MASTRA_PEER_DIR=.cache/mastra-peer node driver.mjs '{"mode": "latency", "targets": [...]}'

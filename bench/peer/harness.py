@@ -52,25 +52,20 @@ def ensure_installed() -> Path:
     """``.cache/mastra-peer`` with bench/peer's pinned packages installed (again when the manifests change)."""
     stamp = INSTALL_DIR / ".manifest-sha256"
     wanted = _manifest_digest()
-    if stamp.is_file() and stamp.read_text() == wanted:
-        return INSTALL_DIR
-    with stack._exclusive("mastra-peer"):
-        if stamp.is_file() and stamp.read_text() == wanted:
-            return INSTALL_DIR
 
-        def copy_manifests(folder: Path) -> None:
-            for name in MANIFESTS:
-                shutil.copyfile(PEER_DIR / name, folder / name)
-            (folder / stamp.name).write_text(wanted)
+    def copy_manifests(folder: Path) -> None:
+        for name in MANIFESTS:
+            shutil.copyfile(PEER_DIR / name, folder / name)
+        (folder / stamp.name).write_text(wanted)
 
-        stack.install_node_packages(
-            INSTALL_DIR,
-            ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
-            prepare=copy_manifests,
-            log_name="mastra-peer",
-            what="npm ci (bench/peer/package.json)",
-        )
-    return INSTALL_DIR
+    return stack.install_node_packages(
+        INSTALL_DIR,
+        ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+        prepare=copy_manifests,
+        installed=lambda: stamp.is_file() and stamp.read_text() == wanted,
+        log_name="mastra-peer",
+        what="npm ci (bench/peer/package.json)",
+    )
 
 
 @dataclass(frozen=True)
