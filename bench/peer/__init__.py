@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -44,7 +45,9 @@ def _pair(memkit: stack.Service, mastra: stack.Service) -> list[Target]:
 def measure(services: Any) -> dict[str, Any]:
     """Every measurement of the section, as the driver reported it (see ``report`` for the shape)."""
     ensure_installed()
-    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d")}
+    # Other processes on the machine shift the ratios (Node's single event loop suffers more from
+    # them than memkit's server does), so the run says how busy the machine was.
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory(prefix="memkit-peer-") as scratch:
         workdir = Path(scratch)
 
@@ -91,6 +94,7 @@ def measure(services: Any) -> dict[str, Any]:
                     Target("Mastra", mastra.url, meter=meter.url),
                 ],
             )
+    results["load_after"] = os.getloadavg()[0]
     RESULTS_PATH.write_text(json.dumps(results, indent=1))
     return results
 

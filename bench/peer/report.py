@@ -306,7 +306,9 @@ def cost_rows(results: dict[str, Any]) -> Rows:
 def tables(results: dict[str, Any]) -> list[tuple[str, Rows]]:
     return [
         (
-            f"memkit beside Mastra, client-js, same machine and run ({results['date']}; ratios above 1 favour memkit)",
+            f"memkit beside Mastra, client-js, same machine and run ({results['date']}, {results['cpus']} cores, "
+            f"load average {results['load_before']:.1f} before and {results['load_after']:.1f} after; "
+            "ratios above 1 favour memkit)",
             speed_rows(results),
         ),
         ("DynamoDB work per call, counted by a proxy in front of DynamoDB Local (R/W = read/write capacity units)", work_rows(results["calls"])),

@@ -75,6 +75,9 @@ def results(*, memkit_ms: float, memkit_turns: float, memkit_turn_requests: int,
     )
     return {
         "date": "2026-01-01",
+        "cpus": 2,
+        "load_before": 0.5,
+        "load_after": 1.5,
         "embedded": {
             "latency": {"memkit": latency(memkit_ms), "Mastra": latency(10)},
             "load": {"memkit": load(memkit_turns, 40), "Mastra": load(100, 50)},
@@ -119,6 +122,14 @@ def test_ratios_favour_memkit_above_one_for_times_throughput_and_units() -> None
     assert work["save 2 messages"]["fewer requests"] == "4.00×"
     assert work["save 2 messages"]["memkit requests"] == "1 (TransactWriteItems)"
     assert work["save 2 messages"]["Mastra requests"] == "4 (GetItem, 2 PutItem, UpdateItem)"
+
+
+def test_the_tables_say_how_busy_the_machine_was() -> None:
+    run = results(memkit_ms=8, memkit_turns=90, memkit_turn_requests=4, memkit_save_units=28)
+
+    (speed_title, _), *_ = report.tables(run)
+
+    assert "2 cores, load average 0.5 before and 1.5 after" in speed_title
 
 
 def test_cost_follows_counted_units_and_list_prices() -> None:
