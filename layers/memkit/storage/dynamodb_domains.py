@@ -1,4 +1,5 @@
-"""Plumbing shared by the DynamoDB adapters of the workflows, scores and observability domains.
+"""Plumbing shared by the DynamoDB adapters of the workflows, scores, observability and datasets
+domains.
 
 They live in the memory store's single table (``memkit.storage.dynamodb.table_definition``:
 ``PK``/``SK``, ``GSI1``, ``GSI2``; nothing added) under their own key prefixes, and reuse its
@@ -23,16 +24,29 @@ from typing import Any
 from pynamodb.exceptions import PynamoDBException
 from pynamodb.expressions.condition import Condition
 
-from memkit.errors import RetryableError
+from memkit.errors import PayloadTooLargeError, RetryableError
 
-# Table resolution and the AWS error mapping are the memory adapter's, reused (and offered to
-# the domain adapters from here) rather than copied, so each exists in one place.
-from memkit.storage.dynamodb import TableModels, is_condition_failure, open_table, translated_errors
+# Table resolution, the AWS error mapping, the item size rule and the JSON and timestamp
+# attributes are the memory adapter's, reused (and offered to the domain adapters from here)
+# rather than copied, so each exists in one place.
+from memkit.storage.dynamodb import (
+    MAX_ITEM_BYTES,
+    TableModels,
+    _item_size,
+    _JSONTextAttribute as JSONTextAttribute,
+    _TimestampAttribute as TimestampAttribute,
+    is_condition_failure,
+    open_table,
+    translated_errors,
+)
 
 __all__ = [
     "FILTERED_PAGE_SIZE",
+    "JSONTextAttribute",
+    "TimestampAttribute",
     "and_all",
     "batch_write",
+    "checked_size",
     "entity_class",
     "key_range",
     "open_table",
@@ -52,6 +66,15 @@ def entity_class(models: TableModels, name: str, attributes: dict[str, Any]) -> 
     the caller): pynamodb registers each discriminator on the base class."""
     class_name = f"{name.title().replace('_', '')}Item"
     return types.new_class(class_name, (models.item,), {"discriminator": name}, lambda body: body.update(attributes))
+
+
+def checked_size(item: Any, what: str) -> int:
+    """The item's size in bytes as DynamoDB counts it; ``PayloadTooLargeError`` naming
+    ``what`` when it is over the 400 KB item limit (check before writing anything)."""
+    size = _item_size(item.serialize())
+    if size > MAX_ITEM_BYTES:
+        raise PayloadTooLargeError(f"{what} is {size} bytes as a DynamoDB item, over DynamoDB's 400 KB item limit")
+    return size
 
 
 def write_if(write: Callable[[], Any], table_name: str) -> bool:
@@ -92,9 +115,12 @@ def page_across(
     filter_condition: Condition | None,
     offset: int,
     limit: int | None,
+    *,
+    oldest_first: bool = False,
 ) -> tuple[int, list[Any]]:
     """``(total, items)``: items ``offset .. offset+limit`` (``limit`` None: all the rest) of
-    ``partitions`` read newest first (descending sort key), one partition after the other.
+    ``partitions`` read newest first (descending sort key; ascending with ``oldest_first``),
+    one partition after the other.
 
     ``index`` is a model class (base table) or a GSI; each partition is a hash key with an
     optional sort-key condition. Partitions before the page are only counted."""
@@ -112,7 +138,7 @@ def page_across(
             key,
             range_condition,
             filter_condition,
-            scan_index_forward=False,
+            scan_index_forward=oldest_first,
             limit=want,
             # Unfiltered, read exactly what is needed. Filtered, a request's Limit counts items
             # read before filtering, so read more per request than the page needs (up to 1 MB)
