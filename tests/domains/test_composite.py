@@ -41,6 +41,7 @@ def test_each_domain_falls_back_to_the_default_store():
     assert store.workflows is default.workflows
     assert store.memory is default.memory
     assert store.observability is default.observability
+    assert store.datasets is default.datasets
     store.close()
     override.close()
 
@@ -65,21 +66,21 @@ def test_libsql_domains_share_the_memory_file_and_survive_reopening(tmp_path: Pa
     store.observability.create_span(
         {"traceId": "trace-1", "spanId": "root", "name": "run", "spanType": "agent_run", "startedAt": at(0)}
     )
+    dataset = store.datasets.create_dataset({"id": "set-1", "name": "capitals"})
+    store.datasets.add_item(dataset.id, {"input": "Capital of Portugal?"})
     with store.memory.connection() as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     store.close()
 
     reopened = create_store(url)
 
-    assert {"threads", "workflow_runs", "scores", "spans"} <= tables
+    assert {"threads", "workflow_runs", "scores", "spans", "datasets", "dataset_items", "experiments"} <= tables
     assert reopened.workflows.load_snapshot("support", "run-1") == {"status": "success"}
     assert reopened.scores.get_score("score-1").score == 1
     assert reopened.observability.get_trace("trace-1").spans[0].name == "run"
-    assert {domain: reopened.memory.schema_version(domain) for domain in ("workflows", "scores", "observability")} == {
-        "workflows": 1,
-        "scores": 1,
-        "observability": 1,
-    }
+    assert [item.input for item in reopened.datasets.list_items("set-1").items] == ["Capital of Portugal?"]
+    domains = ("workflows", "scores", "observability", "datasets")
+    assert {domain: reopened.memory.schema_version(domain) for domain in domains} == dict.fromkeys(domains, 1)
     reopened.close()
 
 
@@ -97,9 +98,8 @@ def test_closing_the_composite_closes_the_shared_libsql_connection():
 def test_dynamodb_store_puts_every_domain_on_the_one_table(dynamodb_endpoint):
     store = create_store(DYNAMODB_DOMAINS_URL)
 
-    assert {store.domain(name).table_name for name in ("memory", "workflows", "scores", "observability")} == {
-        "memkit-domains"
-    }
+    domains = ("memory", "workflows", "scores", "observability", "datasets")
+    assert {store.domain(name).table_name for name in domains} == {"memkit-domains"}
     store.close()
 
 

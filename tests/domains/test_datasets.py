@@ -401,6 +401,81 @@ def test_concurrent_item_changes_get_consecutive_versions_and_all_survive(datase
     assert [version.changes.added for version in versions] == [1] * 8
 
 
+def test_a_batch_that_loses_a_race_is_finished_without_duplicates(datasets, backend, monkeypatch):
+    dataset = new_dataset(datasets)
+    size = 120 if backend.items_per_version else 3
+    # Interfere before the batch's last version: on a backend that splits the batch, after
+    # its first version landed.
+    interfere_before = 2 if backend.items_per_version else 1
+    real_commit, commits = datasets._commit, []
+
+    def commit_after_another_writer(commit):
+        commits.append(commit)
+        if len(commits) == interfere_before:
+            real_commit(
+                datasets_base.ItemCommit(
+                    dataset.id,
+                    commit.expected_version,
+                    [datasets_base.ItemChange(datasets._draft_revision(dataset.id, datasets_base.ItemPayload(input="interloper"), commit.new_version))],
+                    datasets_base.VersionChanges(added=1),
+                    commit.created_at,
+                )
+            )
+        return real_commit(commit)
+
+    monkeypatch.setattr(datasets, "_commit", commit_after_another_writer)
+
+    added = datasets.batch_insert_items(dataset.id, [{"input": index} for index in range(size)])
+
+    listed = datasets.list_items(dataset.id, per_page=False).items
+    assert [item.input for item in added] == list(range(size))
+    assert sorted(map(str, (item.input for item in listed))) == sorted([*map(str, range(size)), "interloper"])
+    assert datasets.get_dataset(dataset.id).version == (3 if backend.items_per_version else 2)
+
+
+def test_an_update_planned_before_a_purge_does_not_write_the_content_back(datasets, monkeypatch):
+    dataset = new_dataset(datasets)
+    item = datasets.add_item(dataset.id, {"input": "secret"})
+    real_read, reads = datasets._current_revisions, []
+
+    def read_then_purge(dataset_id, item_ids):
+        found = real_read(dataset_id, item_ids)
+        reads.append(found)
+        if len(reads) == 1:
+            datasets.purge_item(dataset_id, item.id)
+        return found
+
+    monkeypatch.setattr(datasets, "_current_revisions", read_then_purge)
+
+    with pytest.raises(ConflictError, match="purged"):
+        datasets.update_item(dataset.id, item.id, {"groundTruth": "more secret"})
+
+    assert len(reads) == 2
+    assert [(row.input, row.ground_truth) for row in datasets.get_item_history(dataset.id, item.id)] == [(None, None)]
+
+
+def test_a_result_built_before_a_purge_is_stored_scrubbed(datasets, monkeypatch):
+    dataset = new_dataset(datasets)
+    item = datasets.add_item(dataset.id, {"input": "secret"})
+    experiment = datasets.create_experiment(dataset.id, {})
+    real_read, reads = datasets._revision_at, []
+
+    def read_then_purge(dataset_id, item_id, version):
+        found = real_read(dataset_id, item_id, version)
+        reads.append(found)
+        if len(reads) == 1:
+            datasets.purge_item(dataset_id, item.id)
+        return found
+
+    monkeypatch.setattr(datasets, "_revision_at", read_then_purge)
+
+    result = datasets.add_experiment_result(dataset.id, experiment.id, {"itemId": item.id, "output": "leak"})
+
+    assert len(reads) == 2
+    stored = datasets.get_experiment_result(dataset.id, experiment.id, result.id)
+    assert (stored.input, stored.output, stored.metadata[PURGED_KEY]) == (None, None, True)
+
+
 def test_a_large_batch_is_one_version_or_consecutive_complete_versions(datasets, backend):
     dataset = new_dataset(datasets)
     size = 150
@@ -866,6 +941,7 @@ def test_invalid_datasets_are_refused_naming_the_field(datasets, fields, field):
         pytest.param([{"input": "a\x00b"}], "items[0].input", id="nul-character"),
         pytest.param([{"input": 1, "datasetVersion": 3}], "items[0].datasetVersion", id="unknown-field"),
         pytest.param(["just text"], "items[0]", id="not-an-object"),
+        pytest.param([{"input": 1, "metadata": {PURGED_KEY: True}}], "items[0].metadata", id="purge-marker"),
         pytest.param("not a list", "items", id="not-a-list"),
     ],
 )
@@ -883,6 +959,8 @@ def test_invalid_items_are_refused_naming_the_field_and_nothing_is_written(datas
     "call, field",
     [
         pytest.param(lambda d, i: d.add_item(i, {"input": 1, "externalId": 7}), "externalId", id="add-external-id-not-text"),
+        pytest.param(lambda d, i: d.add_item(i, {"input": 1, "metadata": {PURGED_KEY: 1}}), "metadata", id="add-purge-marker"),
+        pytest.param(lambda d, i: d.update_item(i, "item-1", {"metadata": {PURGED_KEY: 1}}), "metadata", id="update-purge-marker"),
         pytest.param(lambda d, i: d.update_item(i, "item-1", {"externalId": "x"}), "externalId", id="update-external-id"),
         pytest.param(lambda d, i: d.update_dataset(i, {"name": None}), "name", id="clear-name"),
         pytest.param(lambda d, i: d.list_items(i, version=-1), "version", id="negative-version"),
@@ -913,7 +991,7 @@ def test_invalid_arguments_are_refused_naming_the_field(datasets, call, field):
         pytest.param({"itemId": "i", "error": {"code": "E"}}, "error.message", id="error-without-message"),
         pytest.param({"itemId": "i", "status": "great"}, "status", id="unknown-review-status"),
         pytest.param({"itemId": "i", "scores": [{"score": 1}]}, "scores.0.scorerId", id="score-without-scorer"),
-        pytest.param({"itemId": "i", "scores": [{"scorerId": "s", "score": "high"}]}, "score", id="score-not-a-number"),
+        pytest.param({"itemId": "i", "scores": [{"scorerId": "s", "score": "high"}]}, "scores.0.score", id="score-not-a-number"),
         pytest.param({"itemId": "i", "startedAt": "yesterday"}, "startedAt", id="bad-time"),
     ],
 )

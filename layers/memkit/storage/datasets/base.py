@@ -283,8 +283,9 @@ class ResultError(WireModel):
     code: str | None = None
 
 
-class ResultScore(_Fields):
-    """One scorer's verdict submitted with a result; fields beyond these round-trip."""
+class ResultScore(WireModel):
+    """One scorer's verdict submitted with a result; fields beyond these round-trip. Its
+    checks raise ValueError, so a refusal names the place in the list (``scores.0.score``)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -294,14 +295,16 @@ class ResultScore(_Fields):
 
     @field_validator("scorer_id")
     @classmethod
-    def _scorer_id(cls, value: Any) -> Any:
-        return validate_id(value, "scorerId")
+    def _scorer_id(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("scorerId must be a non-empty string")
+        return value
 
     @field_validator("score", mode="before")
     @classmethod
     def _number(cls, value: Any) -> Any:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValidationError(f"score must be a number or null, got {value!r}", field="score")
+            raise ValueError(f"score must be a number or null, got {value!r}")
         return value
 
 
@@ -624,6 +627,17 @@ def _at_version(change: ItemChange, version: int) -> ItemChange:
     )
 
 
+def _new_item(data: Any, *, at: str | None = None) -> ItemPayload:
+    payload = _parse(ItemPayload, data, "item", at=at)
+    _no_purge_marker(payload.metadata, "metadata" if at is None else f"{at}.metadata")
+    return payload
+
+
+def _no_purge_marker(metadata: dict[str, Any] | None, field_name: str) -> None:
+    if metadata is not None and PURGED_KEY in metadata:
+        raise ValidationError(f"{field_name} key {PURGED_KEY} is reserved for purged items", field=field_name)
+
+
 def _listed(value: Any, field_name: str) -> Sequence[Any]:
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise ValidationError(f"{field_name} must be a list", field=field_name)
@@ -748,7 +762,7 @@ class DatasetsStorage(ABC):
     def add_item(self, dataset_id: str, item: Mapping[str, Any] | ItemPayload) -> DatasetItem:
         """Add one item (a new version, unless its ``externalId`` resolves to an existing item)."""
         validate_id(dataset_id, "datasetId")
-        return self._insert_items(dataset_id, [_parse(ItemPayload, item, "item")])[0]
+        return self._insert_items(dataset_id, [_new_item(item)])[0]
 
     def batch_insert_items(
         self, dataset_id: str, items: Sequence[Mapping[str, Any] | ItemPayload]
@@ -760,7 +774,7 @@ class DatasetsStorage(ABC):
         validate_id(dataset_id, "datasetId")
         listed = _listed(items, "items")
         return self._insert_items(
-            dataset_id, [_parse(ItemPayload, item, "item", at=f"items[{index}]") for index, item in enumerate(listed)]
+            dataset_id, [_new_item(item, at=f"items[{index}]") for index, item in enumerate(listed)]
         )
 
     def _insert_items(self, dataset_id: str, payloads: Sequence[ItemPayload]) -> list[DatasetItem]:
@@ -789,6 +803,7 @@ class DatasetsStorage(ABC):
         validate_id(dataset_id, "datasetId")
         validate_id(item_id, "itemId")
         parsed = _parse(ItemChanges, changes, "changes")
+        _no_purge_marker(parsed.metadata, "metadata")
         given = parsed.model_dump(include=parsed.model_fields_set)
         for _ in optimistic_attempts(f"dataset {dataset_id}"):
             state = self._require_dataset(dataset_id)
