@@ -9,6 +9,7 @@ import pytest
 from memkit.errors import ConfigurationError, MemkitError
 from memkit.models import ListThreadsInput, Thread
 from memkit.storage.composite import CompositeStore, create_store
+from memkit.storage.datasets.dynamodb import DynamoDBDatasetsStorage
 from memkit.storage.factory import create_memory_storage
 from memkit.storage.workflows.dynamodb import DynamoDBWorkflowsStorage
 
@@ -29,6 +30,23 @@ def test_memory_on_libsql_and_workflows_on_dynamodb(dynamodb_endpoint):
     assert store.memory.name == "libsql" and store.workflows.name == "dynamodb"
     assert store.memory.list_threads(ListThreadsInput.build(resource_id=resource_id)).total == 1
     assert store.workflows.get_run_by_id(run_id).resource_id == resource_id
+    store.close()
+
+
+@pytest.mark.dynamodb
+def test_datasets_on_dynamodb_beside_memory_on_libsql(dynamodb_endpoint):
+    store = CompositeStore(
+        default=create_store(":memory:"),
+        datasets=DynamoDBDatasetsStorage(DYNAMODB_DOMAINS_URL.removeprefix("dynamodb://"), create_table=True),
+    )
+
+    dataset = store.datasets.create_dataset({"name": unique_id("set")})
+    store.datasets.add_item(dataset.id, {"input": "q"})
+
+    assert (store.memory.name, store.workflows.name, store.datasets.name) == ("libsql", "libsql", "dynamodb")
+    assert store.datasets.get_dataset(dataset.id).version == 1
+    with store.memory.connection() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM datasets").fetchone()[0] == 0
     store.close()
 
 

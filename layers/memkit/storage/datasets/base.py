@@ -45,14 +45,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.alias_generators import to_camel
 
 from memkit.errors import ConflictError, NotFoundError, ValidationError
 from memkit.models import MAX_COUNT, WireModel, format_ts, page_meta, parse_model, parse_ts, utc_now, validate_id
-from memkit.storage.common import optimistic_attempts, optional_id, pagination
+from memkit.storage.common import dumps, optimistic_attempts, optional_id, pagination
 
 TargetType = Literal["agent", "workflow", "scorer", "processor"]
 ExperimentStatus = Literal["pending", "running", "completed", "failed"]
@@ -61,6 +61,9 @@ FINISHED_STATUSES = frozenset({"completed", "failed"})
 # a result succeeded when it has no error.
 ReviewStatus = Literal["needs-review", "reviewed", "complete"]
 UnmockedToolPolicy = Literal["allow", "deny"]
+TARGET_TYPES = get_args(TargetType)
+EXPERIMENT_STATUSES = get_args(ExperimentStatus)
+REVIEW_STATUSES = get_args(ReviewStatus)
 
 # What a purge leaves in ``metadata`` of every revision and result it scrubbed (Mastra's marker).
 PURGED_KEY = "__purged"
@@ -106,7 +109,7 @@ def _camel(info: Any) -> str:
 class _Fields(WireModel):
     """Shared field checks, by field name (each model declares only the fields it has)."""
 
-    @field_validator("name", "scorer_name", check_fields=False)
+    @field_validator("name", check_fields=False)
     @classmethod
     def _non_empty_text(cls, value: Any, info: Any) -> Any:
         return None if value is None else _text(value, _camel(info))
@@ -129,8 +132,11 @@ class _Fields(WireModel):
     def _objects(cls, value: Any, info: Any) -> Any:
         return _json_object(value, _camel(info))
 
-    @field_validator("version", "dataset_version", "item_dataset_version", "valid_to", "attempt", "retry_count",
-                     "total_items", "succeeded_count", "failed_count", "skipped_count", mode="before", check_fields=False)
+    @field_validator(
+        "version", "dataset_version", "item_dataset_version", "valid_to", "attempt", "retry_count",
+        "total_items", "succeeded_count", "failed_count", "skipped_count",
+        mode="before", check_fields=False,
+    )
     @classmethod
     def _counts(cls, value: Any, info: Any) -> Any:
         return None if value is None else _count(value, _camel(info))
@@ -560,7 +566,7 @@ def ascii_lower(text: str) -> str:
 
 def search_text(value: Any) -> str:
     """The text ``search`` looks in: an absent value has none, anything else is its compact JSON."""
-    return "" if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return "" if value is None else dumps(value)
 
 
 def matches_search(item: DatasetItem, search: str | None) -> bool:
@@ -675,11 +681,6 @@ def _optional_choice(value: Any, choices: Sequence[str], field_name: str) -> str
     if value is not None and value not in choices:
         raise ValidationError(f"{field_name} must be one of {', '.join(choices)}, got {value!r}", field=field_name)
     return value
-
-
-TARGET_TYPES = ("agent", "workflow", "scorer", "processor")
-EXPERIMENT_STATUSES = ("pending", "running", "completed", "failed")
-REVIEW_STATUSES = ("needs-review", "reviewed", "complete")
 
 
 # ====================================================================== the port

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -299,14 +299,14 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         self._models = open_table(table_name, create_table=create_table, endpoint_url=endpoint_url)
         self._items = _item_classes(self._models)
 
-    def _transact(self, fill: Any) -> bool:
+    def _write_transaction(self, fill: Callable[[TransactWrite], None]) -> None:
+        """One TransactWriteItems of what ``fill`` adds (errors stay pynamodb's)."""
+        with TransactWrite(connection=self._models.table_connection.connection) as transaction:
+            fill(transaction)
+
+    def _transact(self, fill: Callable[[TransactWrite], None]) -> bool:
         """One TransactWriteItems; False when a condition in it did not hold."""
-
-        def run() -> None:
-            with TransactWrite(connection=self._models.table_connection.connection) as transaction:
-                fill(transaction)
-
-        return write_if(run, self.table_name)
+        return write_if(lambda: self._write_transaction(fill), self.table_name)
 
     # ------------------------------------------------------------ item building
 
@@ -634,8 +634,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
                     transaction.update(item, actions=actions, condition=type(item).pk.exists())
 
             with translated_errors(self.table_name):
-                with TransactWrite(connection=self._models.table_connection.connection) as transaction:
-                    fill(transaction)
+                self._write_transaction(fill)
 
     def _experiment_ids(self, dataset_id: str) -> list[str]:
         marker = self._items.marker
@@ -739,8 +738,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
             transaction.delete(items.marker(dataset_pk(dataset_id), marker_sk(experiment_id)))
 
         with translated_errors(self.table_name):
-            with TransactWrite(connection=self._models.table_connection.connection) as transaction:
-                fill(transaction)
+            self._write_transaction(fill)
 
     def _delete_experiment_partition(self, experiment_id: str, *, keep_record: bool = False) -> None:
         base = self._items.base
