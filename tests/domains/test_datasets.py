@@ -15,6 +15,7 @@ import pytest
 
 import memkit.storage.datasets.base as datasets_base
 from memkit.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationError
+from memkit.models import MAX_COUNT
 from memkit.storage.datasets.base import PURGED_KEY
 
 from .builders import unique_id
@@ -336,6 +337,25 @@ def test_list_items_pages_newest_first(datasets):
     assert (ids(everything.items), everything.pagination.total) == (newest_first, 7)
     counted = datasets.list_items(dataset.id, per_page=0)
     assert (counted.items, counted.pagination.total) == ([], 7)
+
+
+def test_the_largest_pages_a_caller_may_ask_for_are_empty_not_errors(datasets):
+    dataset, items = with_items(datasets, 2)
+    experiment = datasets.create_experiment(dataset.id, {})
+    datasets.add_experiment_result(dataset.id, experiment.id, {"itemId": items[0].id})
+    far = {"page": MAX_COUNT, "per_page": MAX_COUNT}
+
+    pages = [
+        datasets.list_items(dataset.id, **far),
+        datasets.list_items(dataset.id, version=1, **far),
+        datasets.list_dataset_versions(dataset.id, **far),
+        datasets.list_datasets(name=dataset.name, **far),
+        datasets.list_experiments(dataset.id, **far),
+        datasets.list_experiment_results(dataset.id, experiment.id, **far),
+    ]
+
+    assert [page.pagination.total for page in pages] == [2, 1, 2, 1, 1, 1]
+    assert [len(page.to_wire()[key]) for page, key in zip(pages, ["items", "items", "versions", "datasets", "experiments", "results"])] == [0] * 6
 
 
 def test_list_items_as_of_a_version_pages_like_the_current_listing(datasets):

@@ -79,6 +79,9 @@ from memkit.storage.dynamodb_domains import (
     entity_class,
     open_table,
     page_across,
+    query_limit,
+    read_exactly,
+    transact,
     translated_errors,
     write_if,
 )
@@ -300,9 +303,8 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         self._items = _item_classes(self._models)
 
     def _write_transaction(self, fill: Callable[[TransactWrite], None]) -> None:
-        """One TransactWriteItems of what ``fill`` adds (errors stay pynamodb's)."""
-        with TransactWrite(connection=self._models.table_connection.connection) as transaction:
-            fill(transaction)
+        """One TransactWriteItems of what ``fill`` adds, applied at most once (errors stay pynamodb's)."""
+        transact(self._models.table_connection.connection, fill)
 
     def _transact(self, fill: Callable[[TransactWrite], None]) -> bool:
         """One TransactWriteItems; False when a condition in it did not hold."""
@@ -541,13 +543,15 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
             if limit == 0:
                 return state.item_count, []
             with translated_errors(self.table_name):
+                wanted = None if limit is None else offset + limit
                 results = revision.gsi1.query(
                     current_items_partition(query.dataset_id),
                     scan_index_forward=False,
-                    limit=None if limit is None else offset + limit,
-                    page_size=None if limit is None else offset + limit,
+                    limit=wanted,
+                    page_size=query_limit(wanted),
                 )
-                return state.item_count, [_revision_from_item(item).as_item() for item in islice(results, offset, None)]
+                page = islice(read_exactly(results, wanted), offset, None)
+                return state.item_count, [_revision_from_item(item).as_item() for item in page]
         if query.version is None:
             index, partition, valid = base.gsi1, current_items_partition(query.dataset_id), None
         else:
