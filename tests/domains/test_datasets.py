@@ -75,7 +75,8 @@ def test_created_dataset_reads_back_at_version_zero_with_every_field(datasets):
     assert stored.to_wire() == created.to_wire()
     wire = stored.to_wire()
     assert {key: wire[key] for key in fields} == fields
-    assert (wire["version"], wire["createdAt"], wire["updatedAt"]) == (0, wire["createdAt"], wire["createdAt"])
+    assert wire["version"] == 0
+    assert wire["updatedAt"] == wire["createdAt"]
 
 
 def test_create_with_a_taken_id_returns_the_existing_dataset_unchanged(datasets):
@@ -385,7 +386,7 @@ def test_search_finds_text_in_input_or_ground_truth_ignoring_ascii_case(datasets
     assert found("lisbon", version=2) == [capital.id]
     assert found('"answer"') == [river.id]
     assert found("?") == ids(datasets.list_items(dataset.id).items)
-    assert found("zürich") == found("ZÜRICH".replace("Ü", "ü")) != []
+    assert found("ZüRICH") == found("zürich") != []
     assert found("ZÜRICH") == []  # only A-Z fold, as SQLite's lower() does
     assert found("%") == found("_") == []
     assert found("") == ids(datasets.list_items(dataset.id).items)
