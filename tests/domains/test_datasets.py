@@ -16,7 +16,8 @@ import pytest
 import memkit.storage.datasets.base as datasets_base
 from memkit.errors import ConflictError, NotFoundError, PayloadTooLargeError, ValidationError
 from memkit.models import MAX_COUNT
-from memkit.storage.datasets.base import PURGED_KEY
+from memkit.storage.datasets.changes import ItemChange, ItemCommit
+from memkit.storage.datasets.models import PURGED_KEY, ItemPayload, VersionChanges
 
 from .builders import unique_id
 
@@ -433,14 +434,9 @@ def test_a_batch_that_loses_a_race_is_finished_without_duplicates(datasets, back
     def commit_after_another_writer(commit):
         commits.append(commit)
         if len(commits) == interfere_before:
+            interloper = datasets._draft_revision(dataset.id, ItemPayload(input="interloper"), commit.new_version)
             real_commit(
-                datasets_base.ItemCommit(
-                    dataset.id,
-                    commit.expected_version,
-                    [datasets_base.ItemChange(datasets._draft_revision(dataset.id, datasets_base.ItemPayload(input="interloper"), commit.new_version))],
-                    datasets_base.VersionChanges(added=1),
-                    commit.created_at,
-                )
+                ItemCommit(dataset.id, commit.expected_version, [ItemChange(interloper)], VersionChanges(added=1), commit.created_at)
             )
         return real_commit(commit)
 

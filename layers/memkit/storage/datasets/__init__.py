@@ -2,11 +2,11 @@
 The port and shapes live in ``base``; adapters (``libsql``, ``dynamodb``) are imported only by
 whoever selects them."""
 
-from memkit.storage.datasets.base import (
+from memkit.storage.datasets.base import DatasetsStorage
+from memkit.storage.datasets.models import (
     Dataset,
     DatasetItem,
     DatasetItemRevision,
-    DatasetsStorage,
     DatasetVersion,
     Experiment,
     ExperimentResult,

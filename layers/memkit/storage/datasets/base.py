@@ -31,656 +31,77 @@ succeeded, failed and skipped items from the stored results.
 **Purging** an item scrubs its content from every revision and from every result that
 references it, keeping ids and versions, so reviews of old experiments still line up.
 
-Adapters implement the primitives at the bottom; validation, planning and the retry loops
-live here. Arguments reach the primitives validated.
+Adapters implement the primitives at the bottom; planning and the retry loops live here,
+the shapes and input checks in ``models``, what adapters receive in ``changes``. Arguments reach the primitives validated.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import string
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel
 
 from memkit.errors import ConflictError, NotFoundError, ValidationError
-from memkit.models import MAX_COUNT, WireModel, format_ts, page_meta, parse_model, parse_ts, utc_now, validate_id
-from memkit.storage.common import dumps, optimistic_attempts, optional_id, pagination
-
-TargetType = Literal["agent", "workflow", "scorer", "processor"]
-ExperimentStatus = Literal["pending", "running", "completed", "failed"]
-FINISHED_STATUSES = frozenset({"completed", "failed"})
-# A reviewer's verdict on one result (Mastra's ExperimentResultStatus), not whether it succeeded:
-# a result succeeded when it has no error.
-ReviewStatus = Literal["needs-review", "reviewed", "complete"]
-UnmockedToolPolicy = Literal["allow", "deny"]
-TARGET_TYPES = get_args(TargetType)
-EXPERIMENT_STATUSES = get_args(ExperimentStatus)
-REVIEW_STATUSES = get_args(ReviewStatus)
-
-# What a purge leaves in ``metadata`` of every revision and result it scrubbed (Mastra's marker).
-PURGED_KEY = "__purged"
-# Result ids derive from (experimentId, itemId, attempt), so a retried submission finds its row.
-RESULT_ID_NAMESPACE = uuid.UUID("5b0f3c52-0d0e-4f8e-9a59-6f2d1a7c9e43")
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-# ====================================================================== validators
-
-
-def _text(value: Any, field_name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{field_name} must be a non-empty string", field=field_name)
-    return value
-
-
-def _strings(value: Any, field_name: str) -> list[str] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        raise ValidationError(f"{field_name} must be a list of strings", field=field_name)
-    return [_text(item, f"{field_name}[{index}]") for index, item in enumerate(value)]
-
-
-def _json_object(value: Any, field_name: str) -> dict[str, Any] | None:
-    if value is not None and not isinstance(value, dict):
-        raise ValidationError(f"{field_name} must be a JSON object", field=field_name)
-    return value
-
-
-def _count(value: Any, field_name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
-        raise ValidationError(f"{field_name} must be an integer from 0 to {MAX_COUNT}", field=field_name)
-    return value
-
-
-def _camel(info: Any) -> str:
-    return to_camel(info.field_name)
-
-
-class _Fields(WireModel):
-    """Shared field checks, by field name (each model declares only the fields it has)."""
-
-    @field_validator("name", check_fields=False)
-    @classmethod
-    def _non_empty_text(cls, value: Any, info: Any) -> Any:
-        return None if value is None else _text(value, _camel(info))
-
-    @field_validator("id", "dataset_id", "item_id", "experiment_id", "target_id", "trace_id", check_fields=False)
-    @classmethod
-    def _ids(cls, value: Any, info: Any) -> Any:
-        return None if value is None else validate_id(value, _camel(info))
-
-    @field_validator("target_ids", "scorer_ids", "tags", check_fields=False)
-    @classmethod
-    def _string_lists(cls, value: Any, info: Any) -> Any:
-        return _strings(value, _camel(info))
-
-    @field_validator(
-        "metadata", "input_schema", "ground_truth_schema", "request_context_schema", "request_context", "source",
-        check_fields=False,
-    )
-    @classmethod
-    def _objects(cls, value: Any, info: Any) -> Any:
-        return _json_object(value, _camel(info))
-
-    @field_validator(
-        "version", "dataset_version", "item_dataset_version", "valid_to", "attempt", "retry_count",
-        "total_items", "succeeded_count", "failed_count", "skipped_count",
-        mode="before", check_fields=False,
-    )
-    @classmethod
-    def _counts(cls, value: Any, info: Any) -> Any:
-        return None if value is None else _count(value, _camel(info))
-
-    @field_validator("created_at", "updated_at", "started_at", "completed_at", mode="before", check_fields=False)
-    @classmethod
-    def _timestamps(cls, value: Any, info: Any) -> Any:
-        return None if value is None else parse_ts(value, field=_camel(info))
-
-
-# ====================================================================== records
-
-
-class DatasetChanges(_Fields):
-    """A dataset's own fields, as an update gives them: the fields given replace the stored
-    ones (null clears them); ``name`` cannot be cleared."""
-
-    name: str | None = None
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    input_schema: dict[str, Any] | None = None
-    ground_truth_schema: dict[str, Any] | None = None
-    request_context_schema: dict[str, Any] | None = None
-    tags: list[str] | None = None
-    target_type: TargetType | None = None
-    target_ids: list[str] | None = None
-    scorer_ids: list[str] | None = None
-
-
-class NewDataset(DatasetChanges):
-    id: str | None = None
-    name: str
-
-
-class Dataset(DatasetChanges):
-    """Mastra's ``DatasetRecord``: ``version`` is the dataset's current version."""
-
-    id: str
-    name: str
-    version: int = 0
-    created_at: datetime
-    updated_at: datetime
-
-
-class ItemChanges(_Fields):
-    """An item's payload (Mastra's ``DatasetItemPayload`` but its external id), as an update
-    gives it: the fields given replace the current revision's. All of it round-trips."""
-
-    input: Any = None
-    ground_truth: Any = None
-    expected_trajectory: Any = None
-    tool_mocks: list[Any] | None = None
-    unmocked_tool_policy: UnmockedToolPolicy | None = None
-    scorer_ids: list[str] | None = None
-    request_context: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
-    source: dict[str, Any] | None = None
-
-
-class ItemPayload(ItemChanges):
-    """What a caller gives for a new item: ``input`` is required, ``externalId`` optional."""
-
-    external_id: str | None = None
-    input: Any
-
-    @field_validator("external_id")
-    @classmethod
-    def _external_id(cls, value: Any) -> Any:
-        # Any non-empty text, as in Mastra; the length bound keeps it usable inside a key.
-        if value is not None and (len(_text(value, "externalId")) > 255):
-            raise ValidationError("externalId is longer than 255 characters", field="externalId")
-        return value
-
-
-# The payload fields an item update may change (everything but externalId, its identity).
-PAYLOAD_FIELDS = tuple(ItemChanges.model_fields)
-
-
-class DatasetItem(ItemPayload):
-    """An item as of one dataset version (Mastra's ``DatasetItem``)."""
-
-    id: str
-    dataset_id: str
-    dataset_version: int
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def purged(self) -> bool:
-        return bool(self.metadata and self.metadata.get(PURGED_KEY) is True)
-
-
-class DatasetItemRevision(DatasetItem):
-    """One stored revision (Mastra's ``DatasetItemRow``): valid from ``dataset_version`` until
-    ``valid_to`` (None: still current); ``is_deleted`` marks the tombstone a delete writes."""
-
-    valid_to: int | None = None
-    is_deleted: bool = False
-
-    def as_item(self) -> DatasetItem:
-        return DatasetItem.model_validate(self.model_dump(exclude={"valid_to", "is_deleted"}))
-
-
-class VersionChanges(WireModel):
-    """How many items a version added, updated and deleted."""
-
-    added: int = 0
-    updated: int = 0
-    deleted: int = 0
-
-
-class DatasetVersion(_Fields):
-    """Mastra's ``DatasetVersion``, plus what the version changed (memkit's addition)."""
-
-    id: str
-    dataset_id: str
-    version: int
-    changes: VersionChanges
-    created_at: datetime
-
-
-class Experiment(_Fields):
-    """Mastra's ``Experiment`` (without the grouping, provenance and tenancy fields)."""
-
-    id: str
-    dataset_id: str
-    dataset_version: int
-    name: str | None = None
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    target_type: TargetType | None = None
-    target_id: str | None = None
-    scorer_ids: list[str] | None = None
-    status: ExperimentStatus
-    total_items: int
-    succeeded_count: int = 0
-    failed_count: int = 0
-    skipped_count: int = 0
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
-
-
-class ResultError(WireModel):
-    model_config = ConfigDict(extra="allow")
-
-    message: str
-    stack: str | None = None
-    code: str | None = None
-
-
-class ResultScore(WireModel):
-    """One scorer's verdict submitted with a result; fields beyond these round-trip. Its
-    checks raise ValueError, so a refusal names the place in the list (``scores.0.score``)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    scorer_id: str
-    scorer_name: str | None = None
-    score: float | None = None
-
-    @field_validator("scorer_id")
-    @classmethod
-    def _scorer_id(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("scorerId must be a non-empty string")
-        return value
-
-    @field_validator("score", mode="before")
-    @classmethod
-    def _number(cls, value: Any) -> Any:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ValueError(f"score must be a number or null, got {value!r}")
-        return value
-
-
-class ExperimentResult(_Fields):
-    """Mastra's ``ExperimentResult`` plus the ``scores`` submitted with it (memkit's addition)."""
-
-    id: str
-    experiment_id: str
-    item_id: str
-    item_dataset_version: int | None = None
-    input: Any = None
-    output: Any = None
-    ground_truth: Any = None
-    metadata: dict[str, Any] | None = None
-    error: ResultError | None = None
-    started_at: datetime
-    completed_at: datetime
-    retry_count: int = 0
-    attempt: int = 0
-    trace_id: str | None = None
-    status: ReviewStatus | None = None
-    tags: list[str] | None = None
-    comment: str | None = None
-    scores: list[ResultScore] | None = None
-    created_at: datetime
-
-    @property
-    def succeeded(self) -> bool:
-        return self.error is None
-
-    @property
-    def purged(self) -> bool:
-        return bool(self.metadata and self.metadata.get(PURGED_KEY) is True)
-
-
-# ====================================================================== pages
-
-
-class PageInfo(WireModel):
-    """Mastra's ``pagination`` object; ``page``/``perPage`` mean what they mean in every domain."""
-
-    total: int
-    page: int
-    per_page: int | Literal[False]
-    has_more: bool
-
-
-def page_info(total: int, page: int, per_page: int | None, returned: int) -> PageInfo:
-    return PageInfo(**page_meta(total, page, per_page, returned))
-
-
-class DatasetPage(WireModel):
-    datasets: list[Dataset]
-    pagination: PageInfo
-
-
-class DatasetItemPage(WireModel):
-    items: list[DatasetItem]
-    pagination: PageInfo
-
-
-class DatasetVersionPage(WireModel):
-    versions: list[DatasetVersion]
-    pagination: PageInfo
-
-
-class ExperimentPage(WireModel):
-    experiments: list[Experiment]
-    pagination: PageInfo
-
-
-class ExperimentResultPage(WireModel):
-    results: list[ExperimentResult]
-    pagination: PageInfo
-
-
-# ====================================================================== inputs
-
-
-class NewExperiment(_Fields):
-    id: str | None = None
-    name: str | None = None
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    target_type: TargetType | None = None
-    target_id: str | None = None
-    scorer_ids: list[str] | None = None
-    dataset_version: int | None = None
-
-
-class ExperimentChanges(_Fields):
-    name: str | None = None
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-    status: ExperimentStatus | None = None
-    total_items: int | None = None
-    succeeded_count: int | None = None
-    failed_count: int | None = None
-    skipped_count: int | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-
-
-class NewResult(_Fields):
-    """One item's result from an external runner. ``input`` and ``groundTruth`` left out are
-    the item's (as of the experiment's version); the times left out are now."""
-
-    item_id: str
-    attempt: int = 0
-    input: Any = None
-    output: Any = None
-    ground_truth: Any = None
-    error: ResultError | None = None
-    started_at: datetime | None = None
-    completed_at: datetime | None = None
-    retry_count: int = 0
-    trace_id: str | None = None
-    status: ReviewStatus | None = None
-    tags: list[str] | None = None
-    scores: list[ResultScore] | None = None
-
-
-class ResultChanges(_Fields):
-    """A reviewer's update of a result (Mastra's ``UpdateExperimentResultInput``)."""
-
-    status: ReviewStatus | None = None
-    tags: list[str] | None = None
-    comment: str | None = None
-
-
-# ====================================================================== what adapters receive
-
-
-@dataclass(frozen=True)
-class DatasetState:
-    """A dataset as read before a change, with how many items are current (not deleted)."""
-
-    dataset: Dataset
-    item_count: int
-
-    @property
-    def version(self) -> int:
-        return self.dataset.version
-
-
-@dataclass(frozen=True)
-class Claim:
-    """An external id's owner: the item that took it and the hash of the payload it was first
-    accepted with."""
-
-    item_id: str
-    payload_hash: str
-
-
-@dataclass(frozen=True)
-class ItemChange:
-    """One item's part of a version: the revision written, the current revision it closes
-    (None for a new item) and the external id it claims (None when it claims none)."""
-
-    revision: DatasetItemRevision
-    closes: DatasetItemRevision | None = None
-    claim: tuple[str, Claim] | None = None
-
-
-@dataclass(frozen=True)
-class ItemCommit:
-    """One new dataset version: ``changes`` applied atomically if the dataset is still at
-    ``expected_version`` (then at ``expected_version + 1``)."""
-
-    dataset_id: str
-    expected_version: int
-    changes: Sequence[ItemChange]
-    summary: VersionChanges
-    created_at: datetime
-    version_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def new_version(self) -> int:
-        return self.expected_version + 1
-
-    @property
-    def item_count_delta(self) -> int:
-        return self.summary.added - self.summary.deleted
-
-
-@dataclass
-class InsertPlan:
-    """What a batch insert does per position: return an ``existing`` item (its external id
-    matched), write one of the ``inserts``, or repeat an earlier position of the same request
-    (``repeats``: position -> first position with that external id)."""
-
-    existing: dict[int, DatasetItem] = field(default_factory=dict)
-    inserts: list[tuple[int, ItemChange]] = field(default_factory=list)
-    repeats: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DatasetsQuery:
-    name: str | None  # ASCII-lowercased substring of the name
-    target_type: str | None
-    target_ids: tuple[str, ...]  # any of them; empty: no filter
-    page: int
-    per_page: int | None
-
-
-@dataclass(frozen=True)
-class ItemsQuery:
-    dataset_id: str
-    version: int | None  # None: the current version
-    search: str | None  # ASCII-lowercased
-    page: int
-    per_page: int | None
-
-
-@dataclass(frozen=True)
-class ExperimentsQuery:
-    dataset_id: str | None
-    status: str | None
-    target_type: str | None
-    target_id: str | None
-    page: int
-    per_page: int | None
-
-
-@dataclass(frozen=True)
-class ResultsQuery:
-    experiment_id: str
-    status: str | None
-    page: int
-    per_page: int | None
-
-
-@dataclass(frozen=True)
-class ResultGuard:
-    """What must still hold when a result is written: its experiment unfinished, and the item
-    revision it was built from unpurged unless the result was already scrubbed for it."""
-
-    dataset_id: str
-    item_id: str
-    revision_version: int
-    item_purged: bool
-
-
-# ====================================================================== shared helpers
-
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
-def ascii_lower(text: str) -> str:
-    """Lowercase A-Z only: what SQLite's lower() does, so search matches alike on every store."""
-    return text.translate(_ASCII_LOWER)
-
-
-def search_text(value: Any) -> str:
-    """The text ``search`` looks in: an absent value has none, anything else is its compact JSON."""
-    return "" if value is None else dumps(value)
-
-
-def matches_search(item: DatasetItem, search: str | None) -> bool:
-    """Whether ``search`` (already ASCII-lowercased) occurs in the item's input or groundTruth."""
-    if not search:
-        return True
-    return search in ascii_lower(search_text(item.input)) or search in ascii_lower(search_text(item.ground_truth))
-
-
-def payload_hash(payload: ItemPayload) -> str:
-    """A fingerprint of an item's payload, to tell a retried insert from a conflicting one."""
-    canonical = {name: getattr(payload, name) for name in PAYLOAD_FIELDS}
-    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def derive_result_id(experiment_id: str, item_id: str, attempt: int) -> str:
-    return str(uuid.uuid5(RESULT_ID_NAMESPACE, f"{experiment_id}\n{item_id}\n{attempt}"))
-
-
-def purge_marker(purged_at: datetime) -> dict[str, Any]:
-    return {PURGED_KEY: True, "purgedAt": format_ts(purged_at)}
-
-
-def scrubbed_revision(revision: DatasetItemRevision, marker: dict[str, Any]) -> DatasetItemRevision:
-    """The revision with its content removed: ids, versions and timestamps stay."""
-    return revision.model_copy(update={**{name: None for name in PAYLOAD_FIELDS}, "metadata": marker})
-
-
-def scrubbed_result(result: ExperimentResult, marker: dict[str, Any]) -> ExperimentResult:
-    return result.model_copy(
-        update={
-            "input": None,
-            "output": None,
-            "ground_truth": None,
-            "error": None,
-            "tags": None,
-            "comment": None,
-            "scores": None,
-            "metadata": marker,
-        }
-    )
-
-
-def finalized_counts(experiment: Experiment, results: Sequence[ExperimentResult]) -> dict[str, int]:
-    """Mastra's finalize arithmetic: an item succeeded if any attempt succeeded, failed if it
-    has results and none succeeded, and was skipped if it has none."""
-    succeeded: dict[str, bool] = {}
-    for result in results:
-        succeeded[result.item_id] = succeeded.get(result.item_id, False) or result.succeeded
-    passed = sum(succeeded.values())
-    return {
-        "succeeded_count": passed,
-        "failed_count": len(succeeded) - passed,
-        "skipped_count": max(0, experiment.total_items - len(succeeded)),
-    }
-
-
-def _at_version(change: ItemChange, version: int) -> ItemChange:
-    return ItemChange(
-        revision=change.revision.model_copy(update={"dataset_version": version}),
-        closes=change.closes,
-        claim=change.claim,
-    )
-
-
-def _new_item(data: Any, *, at: str | None = None) -> ItemPayload:
-    payload = _parse(ItemPayload, data, "item", at=at)
-    _no_purge_marker(payload.metadata, "metadata" if at is None else f"{at}.metadata")
-    return payload
-
-
-def _no_purge_marker(metadata: dict[str, Any] | None, field_name: str) -> None:
-    if metadata is not None and PURGED_KEY in metadata:
-        raise ValidationError(f"{field_name} key {PURGED_KEY} is reserved for purged items", field=field_name)
-
-
-def _listed(value: Any, field_name: str) -> Sequence[Any]:
-    if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
-        raise ValidationError(f"{field_name} must be a list", field=field_name)
-    return value
-
-
-def _parse(model: type[ModelT], data: Any, what: str, *, at: str | None = None) -> ModelT:
-    """``data`` as ``model``. A ValidationError names the field as the caller wrote it,
-    under ``at`` for an element of a list (``items[2].input``)."""
-    if isinstance(data, BaseModel):
-        data = data.model_dump(by_alias=True, exclude_unset=True)
-    if not isinstance(data, Mapping):
-        raise ValidationError(f"{at or what} must be an object", field=at or what)
-    try:
-        return parse_model(model, dict(data), what=at or what)
-    except ValidationError as error:
-        if at is None or (error.field or "").startswith(at):
-            raise
-        raise ValidationError(str(error), field=f"{at}.{error.field}" if error.field else at) from None
-
-
-def _optional_search(value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise ValidationError("search must be a string", field="search")
-    return ascii_lower(value)
-
-
-def _optional_version(value: Any, field_name: str) -> int | None:
-    return None if value is None else _count(value, field_name)
-
-
-def _optional_choice(value: Any, choices: Sequence[str], field_name: str) -> str | None:
-    if value is not None and value not in choices:
-        raise ValidationError(f"{field_name} must be one of {', '.join(choices)}, got {value!r}", field=field_name)
-    return value
+from memkit.models import utc_now, validate_id
+from memkit.storage.common import optimistic_attempts, optional_id, pagination
+from memkit.storage.datasets.changes import (
+    Claim,
+    DatasetsQuery,
+    DatasetState,
+    ExperimentsQuery,
+    InsertPlan,
+    ItemChange,
+    ItemCommit,
+    ItemsQuery,
+    ResultGuard,
+    ResultsQuery,
+    at_version,
+    derive_result_id,
+    finalized_counts,
+    payload_hash,
+    purge_marker,
+    scrubbed_result,
+)
+from memkit.storage.datasets.models import (
+    EXPERIMENT_STATUSES,
+    FINISHED_STATUSES,
+    REVIEW_STATUSES,
+    TARGET_TYPES,
+    Dataset,
+    DatasetChanges,
+    DatasetItem,
+    DatasetItemPage,
+    DatasetItemRevision,
+    DatasetPage,
+    DatasetVersion,
+    DatasetVersionPage,
+    Experiment,
+    ExperimentChanges,
+    ExperimentPage,
+    ExperimentResult,
+    ExperimentResultPage,
+    ItemChanges,
+    ItemPayload,
+    NewDataset,
+    NewExperiment,
+    NewResult,
+    ResultChanges,
+    VersionChanges,
+    as_list,
+    ascii_lower,
+    check_no_purge_marker,
+    optional_choice,
+    optional_search,
+    optional_version,
+    page_info,
+    parse_input,
+    parse_new_item,
+    string_list,
+)
 
 
 # ====================================================================== the port
@@ -696,7 +117,7 @@ class DatasetsStorage(ABC):
     def create_dataset(self, dataset: Mapping[str, Any] | NewDataset) -> Dataset:
         """Create a dataset at version 0. An ``id`` already taken returns that dataset
         unchanged (Mastra's idempotent create with a caller-defined id)."""
-        new = _parse(NewDataset, dataset, "dataset")
+        new = parse_input(NewDataset, dataset, "dataset")
         now = utc_now()
         record = Dataset(
             **new.model_dump(exclude={"id"}),
@@ -730,11 +151,11 @@ class DatasetsStorage(ABC):
         page, per_page = pagination(page, per_page)
         if name is not None and not isinstance(name, str):
             raise ValidationError("name must be a string", field="name")
-        targets = () if target_ids is None else _listed(target_ids, "targetIds")
+        targets = () if target_ids is None else as_list(target_ids, "targetIds")
         query = DatasetsQuery(
             name=ascii_lower(name) if name else None,
-            target_type=_optional_choice(target_type, TARGET_TYPES, "targetType"),
-            target_ids=tuple(_strings(list(targets), "targetIds") or ()),
+            target_type=optional_choice(target_type, TARGET_TYPES, "targetType"),
+            target_ids=tuple(string_list(list(targets), "targetIds") or ()),
             page=page,
             per_page=per_page,
         )
@@ -744,7 +165,7 @@ class DatasetsStorage(ABC):
     def update_dataset(self, dataset_id: str, changes: Mapping[str, Any] | DatasetChanges) -> Dataset:
         """Replace the given fields; the version stays. ``NotFoundError`` for an unknown dataset."""
         validate_id(dataset_id, "datasetId")
-        parsed = _parse(DatasetChanges, changes, "changes")
+        parsed = parse_input(DatasetChanges, changes, "changes")
         given = parsed.model_dump(include=parsed.model_fields_set)
         if "name" in given and given["name"] is None:
             raise ValidationError("name cannot be cleared", field="name")
@@ -763,7 +184,7 @@ class DatasetsStorage(ABC):
     def add_item(self, dataset_id: str, item: Mapping[str, Any] | ItemPayload) -> DatasetItem:
         """Add one item (a new version, unless its ``externalId`` resolves to an existing item)."""
         validate_id(dataset_id, "datasetId")
-        return self._insert_items(dataset_id, [_new_item(item)])[0]
+        return self._insert_items(dataset_id, [parse_new_item(item)])[0]
 
     def batch_insert_items(
         self, dataset_id: str, items: Sequence[Mapping[str, Any] | ItemPayload]
@@ -773,9 +194,9 @@ class DatasetsStorage(ABC):
         whose transactions cannot hold the whole batch writes it as consecutive versions, each
         complete (its ``_group_changes``)."""
         validate_id(dataset_id, "datasetId")
-        listed = _listed(items, "items")
+        listed = as_list(items, "items")
         return self._insert_items(
-            dataset_id, [_new_item(item, at=f"items[{index}]") for index, item in enumerate(listed)]
+            dataset_id, [parse_new_item(item, at=f"items[{index}]") for index, item in enumerate(listed)]
         )
 
     def _insert_items(self, dataset_id: str, payloads: Sequence[ItemPayload]) -> list[DatasetItem]:
@@ -803,8 +224,8 @@ class DatasetsStorage(ABC):
         (or deleted) item: ``NotFoundError``; a purged item: ``ConflictError``."""
         validate_id(dataset_id, "datasetId")
         validate_id(item_id, "itemId")
-        parsed = _parse(ItemChanges, changes, "changes")
-        _no_purge_marker(parsed.metadata, "metadata")
+        parsed = parse_input(ItemChanges, changes, "changes")
+        check_no_purge_marker(parsed.metadata, "metadata")
         given = parsed.model_dump(include=parsed.model_fields_set)
         for _ in optimistic_attempts(f"dataset {dataset_id}"):
             state = self._require_dataset(dataset_id)
@@ -835,7 +256,7 @@ class DatasetsStorage(ABC):
         versions, as for inserts); returns how many were deleted. Ids that are unknown or
         already deleted are skipped; ``NotFoundError`` for an unknown dataset."""
         validate_id(dataset_id, "datasetId")
-        ids = [validate_id(item_id, f"itemIds[{index}]") for index, item_id in enumerate(_listed(item_ids, "itemIds"))]
+        ids = [validate_id(item_id, f"itemIds[{index}]") for index, item_id in enumerate(as_list(item_ids, "itemIds"))]
         return self._delete_items(dataset_id, list(dict.fromkeys(ids)), require_dataset=True)
 
     def _delete_items(self, dataset_id: str, item_ids: list[str], *, require_dataset: bool) -> int:
@@ -876,7 +297,7 @@ class DatasetsStorage(ABC):
         deleted. A version beyond the dataset's current one reads as the current one."""
         validate_id(dataset_id, "datasetId")
         validate_id(item_id, "itemId")
-        revision = self._revision_at(dataset_id, item_id, _optional_version(version, "version"))
+        revision = self._revision_at(dataset_id, item_id, optional_version(version, "version"))
         return None if revision is None or revision.is_deleted else revision.as_item()
 
     def get_item_history(self, dataset_id: str, item_id: str) -> list[DatasetItemRevision]:
@@ -899,8 +320,8 @@ class DatasetsStorage(ABC):
         page, per_page = pagination(page, per_page)
         query = ItemsQuery(
             dataset_id=dataset_id,
-            version=_optional_version(version, "version"),
-            search=_optional_search(search),
+            version=optional_version(version, "version"),
+            search=optional_search(search),
             page=page,
             per_page=per_page,
         )
@@ -934,7 +355,7 @@ class DatasetsStorage(ABC):
         ``targetId`` go together. A taken ``id`` returns that experiment if it has the same
         dataset and target, else ``ConflictError``."""
         validate_id(dataset_id, "datasetId")
-        new = _parse(NewExperiment, experiment, "experiment")
+        new = parse_input(NewExperiment, experiment, "experiment")
         if (new.target_type is None) != (new.target_id is None):
             raise ValidationError("targetType and targetId must be given together", field="targetId")
         state = self._require_dataset(dataset_id)
@@ -997,8 +418,8 @@ class DatasetsStorage(ABC):
         page, per_page = pagination(page, per_page)
         query = ExperimentsQuery(
             dataset_id=optional_id(dataset_id, "datasetId"),
-            status=_optional_choice(status, EXPERIMENT_STATUSES, "status"),
-            target_type=_optional_choice(target_type, TARGET_TYPES, "targetType"),
+            status=optional_choice(status, EXPERIMENT_STATUSES, "status"),
+            target_type=optional_choice(target_type, TARGET_TYPES, "targetType"),
             target_id=optional_id(target_id, "targetId"),
             page=page,
             per_page=per_page,
@@ -1013,7 +434,7 @@ class DatasetsStorage(ABC):
         ``NotFoundError`` for an unknown experiment."""
         validate_id(dataset_id, "datasetId")
         validate_id(experiment_id, "experimentId")
-        parsed = _parse(ExperimentChanges, changes, "changes")
+        parsed = parse_input(ExperimentChanges, changes, "changes")
         given = parsed.model_dump(include=parsed.model_fields_set)
         if "status" in given and given["status"] is None:
             raise ValidationError("status cannot be cleared", field="status")
@@ -1052,7 +473,7 @@ class DatasetsStorage(ABC):
         (``ConflictError``). A purged item's result is stored scrubbed."""
         validate_id(dataset_id, "datasetId")
         validate_id(experiment_id, "experimentId")
-        new = _parse(NewResult, result, "result")
+        new = parse_input(NewResult, result, "result")
         given = new.model_fields_set
         stored_id = derive_result_id(experiment_id, new.item_id, new.attempt)
         for _ in optimistic_attempts(f"experiment {experiment_id}"):
@@ -1118,7 +539,7 @@ class DatasetsStorage(ABC):
         page, per_page = pagination(page, per_page)
         query = ResultsQuery(
             experiment_id=experiment_id,
-            status=_optional_choice(status, REVIEW_STATUSES, "status"),
+            status=optional_choice(status, REVIEW_STATUSES, "status"),
             page=page,
             per_page=per_page,
         )
@@ -1132,7 +553,7 @@ class DatasetsStorage(ABC):
         """A reviewer's status, tags and comment (the fields given). A purged result keeps
         no tags or comment. ``NotFoundError`` for an unknown result."""
         validate_id(result_id, "resultId")
-        parsed = _parse(ResultChanges, changes, "changes")
+        parsed = parse_input(ResultChanges, changes, "changes")
         given = parsed.model_dump(include=parsed.model_fields_set)
         for _ in optimistic_attempts(f"result {result_id}"):
             current = self.get_experiment_result(dataset_id, experiment_id, result_id)
@@ -1182,7 +603,7 @@ class DatasetsStorage(ABC):
         for group in self._group_changes(changes) if changes else []:
             at = version + len(landed)
             commit = ItemCommit(
-                dataset_id, at, [_at_version(change, at + 1) for change in group], VersionChanges(**{kind: len(group)}), now
+                dataset_id, at, [at_version(change, at + 1) for change in group], VersionChanges(**{kind: len(group)}), now
             )
             if not self._commit(commit):
                 return landed, False

@@ -29,7 +29,6 @@ delete is finished by calling it again.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -37,46 +36,69 @@ from itertools import islice
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.alias_generators import to_camel
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
 from memkit.models import format_ts
 from memkit.storage.common import dumps, window
-from memkit.storage.datasets.base import (
-    FINISHED_STATUSES,
+from memkit.storage.datasets.base import DatasetsStorage
+from memkit.storage.datasets.changes import (
     Claim,
-    Dataset,
-    DatasetItem,
-    DatasetItemRevision,
     DatasetsQuery,
-    DatasetsStorage,
     DatasetState,
-    DatasetVersion,
-    Experiment,
-    ExperimentResult,
     ExperimentsQuery,
     ItemChange,
     ItemCommit,
     ItemsQuery,
     ResultGuard,
     ResultsQuery,
-    ascii_lower,
     matches_search,
     payload_hash,
     scrubbed_result,
     scrubbed_revision,
 )
-from memkit.storage.dynamodb import TableModels
+from memkit.storage.datasets.dynamodb_items import (
+    ALL_DATASETS,
+    ALL_EXPERIMENTS,
+    DATASET_FIELDS,
+    DATASET_SK,
+    EXPERIMENT_FIELDS,
+    EXPERIMENT_SK,
+    claim_sk,
+    current_items_partition,
+    dataset_experiments_partition,
+    dataset_from_item,
+    dataset_pk,
+    experiment_from_item,
+    experiment_pk,
+    item_classes,
+    marker_sk,
+    result_data,
+    result_from_item,
+    result_sk,
+    results_partition,
+    revision_data,
+    revision_from_item,
+    revision_prefix,
+    revision_sk,
+    revisions_partition,
+    version_sk,
+)
+from memkit.storage.datasets.models import (
+    FINISHED_STATUSES,
+    Dataset,
+    DatasetItem,
+    DatasetItemRevision,
+    DatasetVersion,
+    Experiment,
+    ExperimentResult,
+    ascii_lower,
+)
 from memkit.storage.dynamodb_domains import (
-    JSONTextAttribute,
-    TimestampAttribute,
     and_all,
     batch_write,
     checked_size,
-    entity_class,
     open_table,
     page_across,
     query_limit,
@@ -86,207 +108,11 @@ from memkit.storage.dynamodb_domains import (
     write_if,
 )
 
-DATASET_SK = "DATASET"
-EXPERIMENT_SK = "EXPERIMENT"
-ALL_DATASETS = "DATASETS"
-ALL_EXPERIMENTS = "EXPERIMENTS"
 # A TransactWriteItems request carries at most 100 actions and 4 MB; a version also moves the
 # dataset record and writes the version record.
 MAX_TRANSACTION_ACTIONS = 100
 MAX_TRANSACTION_BYTES = 4 * 1024 * 1024 - 64 * 1024
 VERSION_ACTIONS = 2
-
-
-def dataset_pk(dataset_id: str) -> str:
-    return f"DS#{dataset_id}"
-
-
-def revision_prefix(item_id: str) -> str:
-    # Ids never contain "#", so one item's prefix is never another's.
-    return f"REV#{item_id}#"
-
-
-def revision_sk(item_id: str, version: int) -> str:
-    return f"{revision_prefix(item_id)}{version:010d}"
-
-
-def version_sk(version: int) -> str:
-    return f"VER#{version:010d}"
-
-
-def claim_sk(external_id: str) -> str:
-    return f"EXT#{external_id}"
-
-
-def marker_sk(experiment_id: str) -> str:
-    return f"EXP#{experiment_id}"
-
-
-def experiment_pk(experiment_id: str) -> str:
-    return f"EXP#{experiment_id}"
-
-
-def result_sk(result_id: str) -> str:
-    return f"RES#{result_id}"
-
-
-def current_items_partition(dataset_id: str) -> str:
-    return f"DSITEMS#{dataset_id}"
-
-
-def revisions_partition(dataset_id: str) -> str:
-    return f"DSREVS#{dataset_id}"
-
-
-def dataset_experiments_partition(dataset_id: str) -> str:
-    return f"DSEXP#{dataset_id}"
-
-
-def results_partition(experiment_id: str) -> str:
-    return f"EXPRES#{experiment_id}"
-
-
-# Dataset and experiment records keep one attribute per field, so that an update is a single
-# UpdateItem returning the whole record.
-_ATTRIBUTE_KINDS = {
-    "text": UnicodeAttribute,
-    "json": JSONTextAttribute,
-    "number": NumberAttribute,
-    "time": TimestampAttribute,
-}
-DATASET_FIELDS = {
-    "name": "text",
-    "description": "text",
-    "metadata": "json",
-    "input_schema": "json",
-    "ground_truth_schema": "json",
-    "request_context_schema": "json",
-    "tags": "json",
-    "target_type": "text",
-    "target_ids": "json",
-    "scorer_ids": "json",
-    "version": "number",
-    "created_at": "time",
-    "updated_at": "time",
-}
-EXPERIMENT_FIELDS = {
-    "dataset_id": "text",
-    "dataset_version": "number",
-    "name": "text",
-    "description": "text",
-    "metadata": "json",
-    "target_type": "text",
-    "target_id": "text",
-    "scorer_ids": "json",
-    "status": "text",
-    "total_items": "number",
-    "succeeded_count": "number",
-    "failed_count": "number",
-    "skipped_count": "number",
-    "started_at": "time",
-    "completed_at": "time",
-    "created_at": "time",
-    "updated_at": "time",
-}
-
-
-def _field_attributes(fields: dict[str, str]) -> dict[str, Any]:
-    return {name: _ATTRIBUTE_KINDS[kind](null=True, attr_name=to_camel(name)) for name, kind in fields.items()}
-
-
-class _Items:
-    """The datasets domain's item classes on one table."""
-
-    def __init__(self, models: TableModels):
-        self.base = models.item
-        self.dataset = entity_class(
-            models,
-            "dataset",
-            {
-                **_field_attributes(DATASET_FIELDS),
-                "item_count": NumberAttribute(default=0, attr_name="itemCount"),
-                "name_key": UnicodeAttribute(attr_name="nameKey"),
-                "target_id_set": UnicodeSetAttribute(null=True, attr_name="targetIdSet"),
-                "deleting": BooleanAttribute(null=True),
-            },
-        )
-        self.revision = entity_class(
-            models,
-            "dataset_revision",
-            {
-                "data": UnicodeAttribute(),
-                "dataset_version": NumberAttribute(attr_name="datasetVersion"),
-                "valid_to": NumberAttribute(null=True, attr_name="validTo"),
-                "is_deleted": BooleanAttribute(default=False, attr_name="isDeleted"),
-                "purged": BooleanAttribute(null=True),
-            },
-        )
-        self.version = entity_class(models, "dataset_version", {"data": UnicodeAttribute()})
-        self.claim = entity_class(
-            models,
-            "dataset_claim",
-            {"item_id": UnicodeAttribute(attr_name="itemId"), "payload_hash": UnicodeAttribute(attr_name="payloadHash")},
-        )
-        self.marker = entity_class(models, "experiment_marker", {})
-        self.experiment = entity_class(
-            models, "experiment", {**_field_attributes(EXPERIMENT_FIELDS), "deleting": BooleanAttribute(null=True)}
-        )
-        self.result = entity_class(
-            models,
-            "experiment_result",
-            {
-                "data": UnicodeAttribute(),
-                "item_id": UnicodeAttribute(attr_name="itemId"),
-                "status": UnicodeAttribute(null=True),
-                "tags": JSONTextAttribute(null=True),
-                "comment": UnicodeAttribute(null=True),
-                "purged": BooleanAttribute(null=True),
-            },
-        )
-
-
-@functools.cache
-def _item_classes(models: TableModels) -> _Items:
-    return _Items(models)
-
-
-def _record(model: type[BaseModel], item: Any, fields: Iterable[str], **extra: Any) -> Any:
-    return model.model_validate({**{name: getattr(item, name) for name in fields}, **extra})
-
-
-def _dataset_from_item(item: Any) -> Dataset:
-    return _record(Dataset, item, DATASET_FIELDS, id=item.pk.removeprefix("DS#"))
-
-
-def _experiment_from_item(item: Any) -> Experiment:
-    return _record(Experiment, item, EXPERIMENT_FIELDS, id=item.pk.removeprefix("EXP#"))
-
-
-def _revision_from_item(item: Any) -> DatasetItemRevision:
-    return DatasetItemRevision.model_validate(
-        {**json.loads(item.data), "validTo": item.valid_to, "isDeleted": bool(item.is_deleted)}
-    )
-
-
-# A reviewer's fields are attributes of their own, so that a review is one UpdateItem.
-REVIEW_FIELDS = ("status", "tags", "comment")
-
-
-def _result_from_item(item: Any) -> ExperimentResult:
-    return ExperimentResult.model_validate({**json.loads(item.data), **{name: getattr(item, name) for name in REVIEW_FIELDS}})
-
-
-def _revision_data(revision: DatasetItemRevision) -> str:
-    wire = revision.to_wire()
-    del wire["validTo"], wire["isDeleted"]
-    return dumps(wire)
-
-
-def _result_data(result: ExperimentResult) -> str:
-    wire = result.to_wire()
-    for name in REVIEW_FIELDS:
-        del wire[name]
-    return dumps(wire)
 
 
 def _flagged(attribute: Any, flag: bool) -> Condition:
@@ -300,7 +126,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
     def __init__(self, table_name: str, *, create_table: bool = False, endpoint_url: str | None = None):
         self.table_name = table_name
         self._models = open_table(table_name, create_table=create_table, endpoint_url=endpoint_url)
-        self._items = _item_classes(self._models)
+        self._items = item_classes(self._models)
 
     def _write_transaction(self, fill: Callable[[TransactWrite], None]) -> None:
         """One TransactWriteItems of what ``fill`` adds, applied at most once (errors stay pynamodb's)."""
@@ -319,7 +145,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         return self._items.revision(
             dataset_pk(dataset_id),
             revision_sk(revision.id, revision.dataset_version),
-            data=_revision_data(revision),
+            data=revision_data(revision),
             dataset_version=revision.dataset_version,
             valid_to=revision.valid_to,
             is_deleted=revision.is_deleted,
@@ -334,7 +160,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         return self._items.result(
             experiment_pk(result.experiment_id),
             result_sk(result.id),
-            data=_result_data(result),
+            data=result_data(result),
             item_id=result.item_id,
             status=result.status,
             tags=result.tags,
@@ -393,7 +219,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         item = self._raw_dataset(dataset_id)
         if item is None or item.deleting:
             return None
-        return DatasetState(_dataset_from_item(item), int(item.item_count))
+        return DatasetState(dataset_from_item(item), int(item.item_count))
 
     def _update_dataset(self, dataset_id: str, fields: dict[str, Any], updated_at: datetime) -> Dataset | None:
         record = self._items.dataset
@@ -407,7 +233,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         condition = record.pk.exists() & record.deleting.does_not_exist()
         if not write_if(lambda: item.update(actions=actions, condition=condition), self.table_name):
             return None
-        return _dataset_from_item(item)
+        return dataset_from_item(item)
 
     def _list_datasets(self, query: DatasetsQuery) -> tuple[int, list[Dataset]]:
         record = self._items.dataset
@@ -422,7 +248,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         offset, limit = window(query.page, query.per_page)
         with translated_errors(self.table_name):
             total, items = page_across(self._items.base.gsi1, [(ALL_DATASETS, None)], filter_condition, offset, limit)
-        return total, [_dataset_from_item(item) for item in items]
+        return total, [dataset_from_item(item) for item in items]
 
     def _delete_dataset(self, dataset_id: str) -> None:
         record = self._items.dataset
@@ -518,10 +344,10 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
                     dataset_pk(dataset_id), condition, scan_index_forward=False, limit=1, consistent_read=True
                 )
             )
-        return _revision_from_item(found[0]) if found else None
+        return revision_from_item(found[0]) if found else None
 
     def _item_history(self, dataset_id: str, item_id: str) -> list[DatasetItemRevision]:
-        return [_revision_from_item(item) for item in self._history_items(dataset_id, item_id)]
+        return [revision_from_item(item) for item in self._history_items(dataset_id, item_id)]
 
     def _history_items(self, dataset_id: str, item_id: str) -> list[Any]:
         revision = self._items.revision
@@ -551,7 +377,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
                     page_size=query_limit(wanted),
                 )
                 page = islice(read_exactly(results, wanted), offset, None)
-                return state.item_count, [_revision_from_item(item).as_item() for item in page]
+                return state.item_count, [revision_from_item(item).as_item() for item in page]
         if query.version is None:
             index, partition, valid = base.gsi1, current_items_partition(query.dataset_id), None
         else:
@@ -563,7 +389,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         total, page = 0, []
         with translated_errors(self.table_name):
             for item in index.query(partition, filter_condition=valid, scan_index_forward=False):
-                found = _revision_from_item(item).as_item()
+                found = revision_from_item(item).as_item()
                 if not matches_search(found, query.search):
                     continue
                 if total >= offset and (limit is None or len(page) < limit):
@@ -593,16 +419,16 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
             self._in_transactions(
                 (
                     item,
-                    [items.revision.data.set(_revision_data(scrubbed_revision(_revision_from_item(item), marker))),
+                    [items.revision.data.set(revision_data(scrubbed_revision(revision_from_item(item), marker))),
                      items.revision.purged.set(True)],
                 )
                 for item in unpurged
             )
             stored = self._history_items(dataset_id, item_id)
-        external_id = _revision_from_item(stored[-1]).external_id
+        external_id = revision_from_item(stored[-1]).external_id
         if external_id is not None:
             claim = items.claim(dataset_pk(dataset_id), claim_sk(external_id))
-            scrubbed_hash = payload_hash(scrubbed_revision(_revision_from_item(stored[-1]), marker))
+            scrubbed_hash = payload_hash(scrubbed_revision(revision_from_item(stored[-1]), marker))
             with translated_errors(self.table_name):
                 claim.update(actions=[items.claim.payload_hash.set(scrubbed_hash)])
         for experiment_id in self._experiment_ids(dataset_id):
@@ -618,7 +444,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
             self._in_transactions(
                 (
                     item,
-                    [items.result.data.set(_result_data(scrubbed_result(_result_from_item(item), marker))),
+                    [items.result.data.set(result_data(scrubbed_result(result_from_item(item), marker))),
                      items.result.purged.set(True),
                      items.result.tags.remove(),
                      items.result.comment.remove()],
@@ -680,7 +506,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
                 item = self._items.experiment.get(experiment_pk(experiment_id), EXPERIMENT_SK, consistent_read=True)
             except DoesNotExist:
                 return None
-        return None if item.deleting else _experiment_from_item(item)
+        return None if item.deleting else experiment_from_item(item)
 
     def _list_experiments(self, query: ExperimentsQuery) -> tuple[int, list[Experiment]]:
         base, experiment = self._items.base, self._items.experiment
@@ -698,7 +524,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         offset, limit = window(query.page, query.per_page)
         with translated_errors(self.table_name):
             total, items = page_across(index, [(partition, None)], filter_condition, offset, limit)
-        return total, [_experiment_from_item(item) for item in items]
+        return total, [experiment_from_item(item) for item in items]
 
     def _update_experiment(
         self,
@@ -718,7 +544,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         item = record(experiment_pk(experiment_id), EXPERIMENT_SK)
         if not write_if(lambda: item.update(actions=actions, condition=condition), self.table_name):
             return None
-        return _experiment_from_item(item)
+        return experiment_from_item(item)
 
     def _delete_experiment(self, dataset_id: str, experiment_id: str) -> None:
         items = self._items
@@ -760,7 +586,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         result = self._items.result
         with translated_errors(self.table_name):
             found = result.query(experiment_pk(experiment_id), result.sk.startswith("RES#"), consistent_read=True)
-            return [_result_from_item(item) for item in found]
+            return [result_from_item(item) for item in found]
 
     def _experiment_and_result(
         self, experiment_id: str, result_id: str
@@ -771,7 +597,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         experiment, result = found.get(EXPERIMENT_SK), found.get(result_sk(result_id))
         if experiment is None or experiment.deleting:
             return None, None
-        return _experiment_from_item(experiment), None if result is None else _result_from_item(result)
+        return experiment_from_item(experiment), None if result is None else result_from_item(result)
 
     def _upsert_result(self, result: ExperimentResult, guard: ResultGuard, previous: ExperimentResult | None) -> bool:
         items = self._items
@@ -812,7 +638,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
                 self._items.base.gsi1, [(results_partition(query.experiment_id), None)], filter_condition, offset, limit,
                 oldest_first=True,
             )
-        return total, [_result_from_item(item) for item in items]
+        return total, [result_from_item(item) for item in items]
 
     def _update_result(
         self, experiment_id: str, result_id: str, fields: dict[str, Any], *, expect_purged: bool
@@ -823,7 +649,7 @@ class DynamoDBDatasetsStorage(DatasetsStorage):
         condition = result.pk.exists() & _flagged(result.purged, expect_purged)
         if not write_if(lambda: item.update(actions=actions, condition=condition), self.table_name):
             return None
-        return _result_from_item(item)
+        return result_from_item(item)
 
 
 def _index_keys(base: Any) -> tuple[Any, ...]:

@@ -31,28 +31,30 @@ from typing import Any
 
 from memkit.models import format_ts
 from memkit.storage.common import dumps
-from memkit.storage.datasets.base import (
-    FINISHED_STATUSES,
+from memkit.storage.datasets.base import DatasetsStorage
+from memkit.storage.datasets.changes import (
     Claim,
-    Dataset,
-    DatasetItem,
-    DatasetItemRevision,
     DatasetsQuery,
-    DatasetsStorage,
     DatasetState,
-    DatasetVersion,
-    Experiment,
-    ExperimentResult,
     ExperimentsQuery,
     ItemCommit,
     ItemsQuery,
     ResultGuard,
     ResultsQuery,
-    ascii_lower,
     payload_hash,
     scrubbed_result,
     scrubbed_revision,
     search_text,
+)
+from memkit.storage.datasets.models import (
+    FINISHED_STATUSES,
+    Dataset,
+    DatasetItem,
+    DatasetItemRevision,
+    DatasetVersion,
+    Experiment,
+    ExperimentResult,
+    ascii_lower,
 )
 from memkit.storage.libsql import LibSQLStore, Migration
 from memkit.storage.libsql_support import Filters, count_and_page, id_list
