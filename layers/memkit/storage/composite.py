@@ -6,7 +6,7 @@ backends is explicit::
 
     memory = create_memory_storage("file:./memkit.db")
     store = CompositeStore(
-        default=create_store("dynamodb://memkit"),  # workflows, scores, traces on DynamoDB
+        default=create_store("dynamodb://memkit"),  # workflows, scores, traces, datasets on DynamoDB
         memory=memory,                                # conversations in the local file
     )
 
@@ -22,13 +22,14 @@ from memkit.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from memkit.storage.base import MemoryStorage
+    from memkit.storage.datasets.base import DatasetsStorage
     from memkit.storage.dynamodb import DynamoDBStore
     from memkit.storage.libsql import LibSQLStore
     from memkit.storage.observability.base import ObservabilityStorage
     from memkit.storage.scores.base import ScoresStorage
     from memkit.storage.workflows.base import WorkflowsStorage
 
-DOMAINS = ("memory", "workflows", "scores", "observability")
+DOMAINS = ("memory", "workflows", "scores", "observability", "datasets")
 
 
 class CompositeStore:
@@ -42,8 +43,15 @@ class CompositeStore:
         workflows: WorkflowsStorage | None = None,
         scores: ScoresStorage | None = None,
         observability: ObservabilityStorage | None = None,
+        datasets: DatasetsStorage | None = None,
     ):
-        given = {"memory": memory, "workflows": workflows, "scores": scores, "observability": observability}
+        given = {
+            "memory": memory,
+            "workflows": workflows,
+            "scores": scores,
+            "observability": observability,
+            "datasets": datasets,
+        }
         self._default = default
         self._overrides = {domain: adapter for domain, adapter in given.items() if adapter is not None}
 
@@ -73,6 +81,10 @@ class CompositeStore:
     def observability(self) -> ObservabilityStorage:
         return self.domain("observability")
 
+    @property
+    def datasets(self) -> DatasetsStorage:
+        return self.domain("datasets")
+
     def close(self) -> None:
         """Close the overriding adapters, then the default store. The memory adapter goes
         last: on libSQL it owns the connection the other domains borrow."""
@@ -97,8 +109,9 @@ def create_store(url: str, *, create_tables: bool = True) -> CompositeStore:
 
 
 def _other_domains(memory: MemoryStorage) -> dict[str, Any]:
-    """The workflows, scores and observability adapters on the memory store's file or table."""
+    """The other domains' adapters on the memory store's file or table."""
     if memory.name == "libsql":
+        from memkit.storage.datasets.libsql import LibSQLDatasetsStorage
         from memkit.storage.observability.libsql import LibSQLObservabilityStorage
         from memkit.storage.scores.libsql import LibSQLScoresStorage
         from memkit.storage.workflows.libsql import LibSQLWorkflowsStorage
@@ -108,8 +121,10 @@ def _other_domains(memory: MemoryStorage) -> dict[str, Any]:
             "workflows": LibSQLWorkflowsStorage(database),
             "scores": LibSQLScoresStorage(database),
             "observability": LibSQLObservabilityStorage(database),
+            "datasets": LibSQLDatasetsStorage(database),
         }
     if memory.name == "dynamodb":
+        from memkit.storage.datasets.dynamodb import DynamoDBDatasetsStorage
         from memkit.storage.observability.dynamodb import DynamoDBObservabilityStorage
         from memkit.storage.scores.dynamodb import DynamoDBScoresStorage
         from memkit.storage.workflows.dynamodb import DynamoDBWorkflowsStorage
@@ -120,5 +135,6 @@ def _other_domains(memory: MemoryStorage) -> dict[str, Any]:
             "workflows": DynamoDBWorkflowsStorage(table),
             "scores": DynamoDBScoresStorage(table),
             "observability": DynamoDBObservabilityStorage(table),
+            "datasets": DynamoDBDatasetsStorage(table),
         }
     raise ConfigurationError(f"the {memory.name!r} memory store has no adapters for the other domains")

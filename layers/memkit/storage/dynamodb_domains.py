@@ -1,4 +1,5 @@
-"""Plumbing shared by the DynamoDB adapters of the workflows, scores and observability domains.
+"""Plumbing shared by the DynamoDB adapters of the workflows, scores, observability and datasets
+domains.
 
 They live in the memory store's single table (``memkit.storage.dynamodb.table_definition``:
 ``PK``/``SK``, ``GSI1``, ``GSI2``; nothing added) under their own key prefixes, and reuse its
@@ -15,28 +16,53 @@ eventually consistent, as every GSI read is.
 from __future__ import annotations
 
 import functools
+import time
 import types
+import uuid
 from collections.abc import Callable, Sequence
 from itertools import islice
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
+from pynamodb.transactions import TransactWrite
 
-from memkit.errors import RetryableError
+from memkit.errors import PayloadTooLargeError, RetryableError
 
-# Table resolution and the AWS error mapping are the memory adapter's, reused (and offered to
-# the domain adapters from here) rather than copied, so each exists in one place.
-from memkit.storage.dynamodb import TableModels, is_condition_failure, open_table, translated_errors
+# Table resolution, the AWS error mapping, the item size rule and the JSON and timestamp
+# attributes are the memory adapter's, reused (and offered to the domain adapters from here)
+# rather than copied, so each exists in one place.
+from memkit.storage.dynamodb import (
+    _UNKNOWN_OUTCOME_DEADLINE_SECONDS,
+    MAX_ITEM_BYTES,
+    TableModels,
+    _backoff,
+    _item_size,
+    _JSONTextAttribute as JSONTextAttribute,
+    _outcome_unknown,
+    _query_limit as query_limit,
+    _read_exactly as read_exactly,
+    _TimestampAttribute as TimestampAttribute,
+    _transient,
+    is_condition_failure,
+    open_table,
+    translated_errors,
+)
 
 __all__ = [
     "FILTERED_PAGE_SIZE",
+    "JSONTextAttribute",
+    "TimestampAttribute",
     "and_all",
     "batch_write",
+    "checked_size",
     "entity_class",
     "key_range",
     "open_table",
     "page_across",
+    "query_limit",
+    "read_exactly",
+    "transact",
     "timestamp_range",
     "translated_errors",
     "write_if",
@@ -52,6 +78,37 @@ def entity_class(models: TableModels, name: str, attributes: dict[str, Any]) -> 
     the caller): pynamodb registers each discriminator on the base class."""
     class_name = f"{name.title().replace('_', '')}Item"
     return types.new_class(class_name, (models.item,), {"discriminator": name}, lambda body: body.update(attributes))
+
+
+def checked_size(item: Any, what: str) -> int:
+    """The item's size in bytes as DynamoDB counts it; ``PayloadTooLargeError`` naming
+    ``what`` when it is over the 400 KB item limit (check before writing anything)."""
+    size = _item_size(item.serialize())
+    if size > MAX_ITEM_BYTES:
+        raise PayloadTooLargeError(f"{what} is {size} bytes as a DynamoDB item, over DynamoDB's 400 KB item limit")
+    return size
+
+
+def transact(connection: Any, fill: Callable[[TransactWrite], None]) -> None:
+    """One TransactWriteItems of what ``fill`` adds, applied at most once however often it is
+    sent, as the memory store sends its own: every attempt carries the same ClientRequestToken
+    (a repeated token is answered with success and not applied again, which makes botocore's
+    retries safe), and an answer that leaves the outcome unknown (a 5xx, a broken connection)
+    sends it again until DynamoDB answers, for up to 10 s. Errors stay pynamodb's."""
+    token = str(uuid.uuid4())
+    deadline = time.monotonic() + _UNKNOWN_OUTCOME_DEADLINE_SECONDS
+    unknown, attempt = False, 0
+    while True:
+        try:
+            with TransactWrite(connection=connection, client_request_token=token) as transaction:
+                fill(transaction)
+            return
+        except TransactWriteError as error:
+            unknown = unknown or _outcome_unknown(error)
+            if not (unknown and (_outcome_unknown(error) or _transient(error))) or time.monotonic() > deadline:
+                raise
+            _backoff(attempt)
+            attempt += 1
 
 
 def write_if(write: Callable[[], Any], table_name: str) -> bool:
@@ -92,9 +149,12 @@ def page_across(
     filter_condition: Condition | None,
     offset: int,
     limit: int | None,
+    *,
+    oldest_first: bool = False,
 ) -> tuple[int, list[Any]]:
     """``(total, items)``: items ``offset .. offset+limit`` (``limit`` None: all the rest) of
-    ``partitions`` read newest first (descending sort key), one partition after the other.
+    ``partitions`` read newest first (descending sort key; ascending with ``oldest_first``),
+    one partition after the other.
 
     ``index`` is a model class (base table) or a GSI; each partition is a hash key with an
     optional sort-key condition. Partitions before the page are only counted."""
@@ -112,12 +172,12 @@ def page_across(
             key,
             range_condition,
             filter_condition,
-            scan_index_forward=False,
+            scan_index_forward=oldest_first,
             limit=want,
             # Unfiltered, read exactly what is needed. Filtered, a request's Limit counts items
             # read before filtering, so read more per request than the page needs (up to 1 MB)
             # rather than walk the partition ``want`` items at a time.
-            page_size=want if filter_condition is None or want is None else max(want, FILTERED_PAGE_SIZE),
+            page_size=query_limit(want if filter_condition is None or want is None else max(want, FILTERED_PAGE_SIZE)),
         )
         items += islice(results, skip, None)
         skip = 0
