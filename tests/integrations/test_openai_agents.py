@@ -245,3 +245,27 @@ def test_items_that_are_not_json_are_refused_naming_the_item(
 
     assert refused.value.field == "items[1]"
     assert asyncio.run(session.get_items()) == []
+
+
+def test_a_run_reads_the_history_once_and_saves_only_what_changed(
+    new_memory: Callable[[], Memory], session_id: str, resource_id: str,
+    first_arguments: Callable[[Any, str], list[Any]],
+) -> None:
+    asyncio.run(two_runs(MemkitSession(session_id, resource_id=resource_id, memory=new_memory())))
+    memory = new_memory()
+    saves = first_arguments(memory, "save_messages")
+    reads = first_arguments(memory, "list_messages")
+    model = ScriptedModel([
+        [function_call("weather", {"city": "Porto"}, call_id="call_2", item_id="fc_2")],
+        [assistant_message("Porto is sunny too.", item_id="msg_3")],
+    ])
+
+    asyncio.run(Runner.run(Agent(name="Planner", model=model, tools=[weather]), "And Porto?",
+                           session=MemkitSession(session_id, resource_id=resource_id, memory=memory)))
+
+    # get_items reads the history, which tells the session its last turn: appending reads nothing.
+    assert len(reads) == 1
+    # Each add_items writes the v2 messages it changed: the prompt, then the answer as it grows.
+    assert [[m["id"] for m in saved] for saved in saves][0] == [f"{session_id}:6:0"]
+    assert {m["id"] for saved in saves[1:] for m in saved} == {f"{session_id}:6:1"}
+    assert all(len(saved) == 1 for saved in saves)

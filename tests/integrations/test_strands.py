@@ -303,3 +303,27 @@ def test_a_new_process_resumes_the_conversation(
     assert outcome["messages"] == 8
     resumed = agent_for(new_memory(), session_id, resource_id, ScriptedModel([]))
     assert resumed.messages[-1]["content"] == [{"text": "Welcome back, Ada."}]
+
+
+def test_a_turn_saves_each_new_message_once_and_reads_nothing(
+    new_memory: Callable[[], Memory], session_id: str, resource_id: str,
+    first_arguments: Callable[[Any, str], list[Any]],
+) -> None:
+    memory = new_memory()
+    saves = first_arguments(memory, "save_messages")
+    reads = first_arguments(memory, "list_messages")
+    new = agent_for(memory, session_id, resource_id, ScriptedModel([text("Hi!"), tool_use("t-1", "weather", city="Porto"), text("Sunny.")]))
+
+    new("Hello")
+    assert reads == []  # a new session has nothing to read back
+    resumed = agent_for(memory, session_id, resource_id, ScriptedModel([tool_use("t-2", "weather", city="Porto"), text("Still sunny.")]))
+    assert len(reads) == 1  # resuming reads the agent's messages once
+    resumed("And tomorrow?")
+
+    assert len(reads) == 1
+    # One save per message Strands added, each writing one v2 message: the prompt, then the
+    # assistant message as it grows (tool call, its result, the answer).
+    assert [[m["id"] for m in saved] for saved in saves] == [
+        [f"{session_id}:default:0:0"], [f"{session_id}:default:0:1"],
+        [f"{session_id}:default:2:0"], *[[f"{session_id}:default:2:1"]] * 3,
+    ]

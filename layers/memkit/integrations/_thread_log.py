@@ -204,6 +204,11 @@ class ThreadLog:
             self._tail = self._sync(tail, records[:-1]) or None
             return records[-1]
 
+    def assume_empty(self) -> None:
+        """The stream is known to hold nothing yet (a new agent): the first write reads nothing."""
+        with self._lock:
+            self._tail = []
+
     def forget(self) -> None:
         """Drop what is remembered of the thread (after it was deleted elsewhere)."""
         with self._lock:

@@ -144,6 +144,8 @@ class MemkitSessionRepository(SessionRepository):
     def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
         self._check(session_id)
         self._write_agent(session_agent.agent_id, session_agent.to_dict())
+        # Strands creates an agent it could not read: it has no messages yet.
+        self._log(session_agent.agent_id).assume_empty()
 
     def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
         self._check(session_id)
