@@ -100,6 +100,13 @@ class _Rendered(NamedTuple):
     records: list[Record]
 
 
+class _TurnRendering(NamedTuple):
+    records: list[Record]
+    accepted: list[Any]  # the pieces that rendered
+    homes: list[int]  # for each record, the position of the message that holds it
+    newest: int
+
+
 class ThreadLog:
     """The records of one stream (a Strands agent, an OpenAI Agents session) in one thread."""
 
@@ -124,6 +131,7 @@ class ThreadLog:
         # leaves it unknown).
         self._tail: list[_Stored] | None = None
         self._last_created: datetime | None = None
+        self._last_render: _TurnRendering | None = None
 
     # ------------------------------------------------------------ reads
 
@@ -368,10 +376,17 @@ class ThreadLog:
         return [message for turn in turns for message in self._render_turn(turn)]
 
     def _render_turn(self, records: list[Record]) -> list[_Rendered]:
-        accepted: list[Any] = []
-        newest = -1  # the message each record lands in: the newest once it is rendered
-        homes = []
-        for record in records:
+        # Rendering is streaming: what a record added to the turn cannot change where the ones
+        # before it landed. So an append starts from the last turn's previous rendering and
+        # tries only the new records (each try renders the turn once, not once per record).
+        previous = self._last_render
+        if previous is not None and len(previous.records) <= len(records) and all(
+            a is b for a, b in zip(previous.records, records)
+        ):
+            accepted, homes, newest = list(previous.accepted), list(previous.homes), previous.newest
+        else:
+            accepted, homes, newest = [], [], -1  # newest: the message a record lands in
+        for record in records[len(homes) :]:
             for candidate in self._candidates(self.dialect.piece(record.value)):
                 try:
                     newest = len(self._to_v2([*accepted, candidate])) - 1
@@ -380,6 +395,7 @@ class ThreadLog:
                 accepted.append(candidate)
                 break
             homes.append(max(newest, 0))
+        self._last_render = _TurnRendering(list(records), accepted, homes, newest)
         messages = self._to_v2(accepted) if accepted else []
         if not messages:
             messages = [{"role": "assistant", "content": {"format": 2, "parts": []}}]
