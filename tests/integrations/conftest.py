@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio.from_thread
 import pytest
+from agents import set_tracing_disabled
 
 from memkit import Memory
 from memkit.api.app import create_app
@@ -18,6 +19,14 @@ from memkit.storage.factory import create_memory_storage
 from tests.api.support import ApiClient, agent_registry, uid
 
 DYNAMODB_TABLE_URL = "dynamodb://memkit-integrations-tests"
+
+
+@pytest.fixture(autouse=True)
+def no_trace_export() -> Iterator[None]:
+    """The OpenAI Agents SDK would otherwise try to export traces to OpenAI at exit."""
+    set_tracing_disabled(True)
+    yield
+    set_tracing_disabled(False)
 
 
 @pytest.fixture(params=["libsql", pytest.param("dynamodb", marks=pytest.mark.dynamodb)])

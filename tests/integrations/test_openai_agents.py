@@ -5,11 +5,11 @@ same script."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from agents import Agent, Runner, SQLiteSession, function_tool, set_tracing_disabled
+from agents import Agent, Runner, SQLiteSession, function_tool
 from agents.memory import Session
 from agents.testing import ScriptedModel, assistant_message, function_call
 
@@ -18,14 +18,6 @@ from memkit.errors import OwnershipError, ValidationError
 from memkit.integrations.openai_agents import MemkitSession
 from tests.api.support import ApiClient
 from tests.integrations.conftest import listed_messages, visible
-
-
-@pytest.fixture(autouse=True)
-def no_trace_export() -> Iterator[None]:
-    # Tracing would try to export to OpenAI's platform at exit.
-    set_tracing_disabled(True)
-    yield
-    set_tracing_disabled(False)
 
 
 @function_tool

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from agents import set_tracing_disabled
 from agents.models.multi_provider import MultiProvider
 from agents.testing import ScriptedModel as ScriptedOpenAIModel
 from agents.testing import assistant_message
@@ -52,11 +51,7 @@ def test_the_openai_agents_snippet_runs_twice_on_one_session(
     model = ScriptedOpenAIModel([[assistant_message("Lisbon it is!")], [assistant_message("You are Ada.")]])
     monkeypatch.setattr(MultiProvider, "get_model", lambda self, name: model)
     monkeypatch.chdir(tmp_path)
-    set_tracing_disabled(True)
-    try:
-        exec(compile(snippet("OpenAI Agents SDK"), "README.md", "exec"), {})
-    finally:
-        set_tracing_disabled(False)
+    exec(compile(snippet("OpenAI Agents SDK"), "README.md", "exec"), {})
 
     assert capsys.readouterr().out.strip().splitlines()[-1] == "You are Ada. ['user', 'assistant', 'user', 'assistant']"
     assert model.calls[1].input[0] == {"content": "I'm Ada. A weekend in Lisbon?", "role": "user"}
