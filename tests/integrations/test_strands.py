@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from strands import Agent, tool
 from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.types.exceptions import SessionException
 from strands.types.session import SessionMessage
 
 from memkit import Memory
@@ -327,3 +328,21 @@ def test_a_turn_saves_each_new_message_once_and_reads_nothing(
         [f"{session_id}:default:0:0"], [f"{session_id}:default:0:1"],
         [f"{session_id}:default:2:0"], *[[f"{session_id}:default:2:1"]] * 3,
     ]
+
+
+def test_deleting_the_session_deletes_the_thread_and_the_next_agent_starts_fresh(
+    new_memory: Callable[[], Memory], api: ApiClient, session_id: str, resource_id: str
+) -> None:
+    agent = agent_for(new_memory(), session_id, resource_id, ScriptedModel([text("Hi!")]))
+    agent("Hello")
+    repository = agent._session_manager.session_repository
+
+    repository.delete_session(session_id)
+
+    assert api.get(f"/api/memory/threads/{session_id}", params={"resourceId": resource_id}).status_code == 404
+    with pytest.raises(SessionException, match="does not exist"):
+        repository.delete_session(session_id)
+    fresh = agent_for(new_memory(), session_id, resource_id, ScriptedModel([text("Hello again.")]))
+    assert fresh.messages == []
+    fresh("Hi")
+    assert [visible(m)[0] for m in listed_messages(api, session_id, resource_id)] == ["user", "assistant"]
