@@ -71,6 +71,7 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
         "memkit.cache.cached_store",
         "memkit.api.openapi",
         "memkit.formats",  # provider message formats are for library users, never a request
+        "memkit.integrations",  # agent-framework sessions (Strands, OpenAI Agents): agents' side
     }
     # The collector was off while the handler was imported, and the first invocation froze
     # what the init built and turned it back on (memkit.lambda_lifecycle).
