@@ -44,6 +44,18 @@ def _start_cache(started: list[stack.Service]) -> None:
     print(f"cache: Upstash gateway {gateway.url} over redis-server on port {redis.port}")
 
 
+def _check_vectors() -> None:
+    """Open the vector index before serving: one that another embedder made (a ./memkit.db
+    indexed before the embedded default became the local model) stops the server here, with the
+    command that re-indexes it, instead of failing every request with a 500."""
+    from memkit.settings import Settings
+    from memkit.vector.factory import create_vector_store
+
+    settings = Settings.from_env()
+    if settings.vector_url != "none":
+        create_vector_store(settings).close()
+
+
 def _print_usage(base_url: str) -> None:
     print(
         f"memkit API on {base_url}  (storage {os.environ['MEMKIT_STORAGE_URL']}, "
@@ -59,6 +71,13 @@ def _print_usage(base_url: str) -> None:
 def main() -> int:
     port = int(os.environ.get("MEMKIT_PORT") or 8000)
     _apply_defaults()
+    from memkit.errors import ConfigurationError
+
+    try:
+        _check_vectors()
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     started: list[stack.Service] = []
     try:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,11 +28,12 @@ print(json.dumps({
     "collecting after": gc.isenabled(),
     "frozen": gc.get_freeze_count(),
     "modules": sorted(name for name in sys.modules if name.startswith("memkit")),
+    "model": sorted(name for name in ("numpy", "tokenizers", "safetensors") if name in sys.modules),
 }))
 """
 
 
-def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path) -> None:
+def first_list_threads_request(tmp_path: Path, **settings: str) -> dict[str, Any]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MEMKIT_", "AWS_"))}
     env.update(
         {
@@ -41,6 +43,7 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
             "MEMKIT_JOBS": "sqs",
             "MEMKIT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/cold-path",
             "AWS_DEFAULT_REGION": "us-east-1",
+            **settings,
         }
     )
     result = subprocess.run(
@@ -48,8 +51,13 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
         env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    outcome: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["status"] == 200
+    return outcome
+
+
+def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path) -> None:
+    outcome = first_list_threads_request(tmp_path)
     loaded = set(outcome["modules"])
     assert {"memkit.ops", "memkit.ops_args.threads"} <= loaded  # the scan sees the route's own
     # Other families' argument models, the job handlers (the worker's), recall and the cache
@@ -68,3 +76,12 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
     assert outcome["collecting during init"] is False
     assert outcome["frozen"] > 0
     assert outcome["collecting after"] is True
+
+
+def test_a_request_that_embeds_nothing_loads_neither_numpy_nor_the_local_model(tmp_path: Path) -> None:
+    # Given vectors and the local semantic embedder (the default), so the agent's Memory is built with them
+    outcome = first_list_threads_request(tmp_path, MEMKIT_VECTOR_URL=f"file:{tmp_path / 'memkit.db'}")
+    # Then a request that embeds nothing imports neither numpy nor the model's code
+    assert "memkit.embedders.local" in outcome["modules"]
+    assert "memkit.embedders.bert" not in outcome["modules"]
+    assert outcome["model"] == []
