@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import subprocess
 import sys
 import zipfile
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from memkit.embedders.local import DIMENSION, LocalEmbedder, load_model, model_archive
+from memkit.embedders.local import BLAS_THREAD_VARIABLES, DIMENSION, LocalEmbedder, load_model, model_archive
 from memkit.errors import ConfigurationError
 
 # Printed to 4 decimals: a value may be off by 0.00005 from rounding, plus float32 noise.
@@ -118,6 +119,26 @@ def test_it_matches_meanings_not_words(embedder: LocalEmbedder) -> None:
     assert cosine(question, synonym) > 0.5
     assert cosine(question, synonym) > cosine(question, same_words_other_meaning)
     assert cosine(question, unrelated) < 0.15
+
+
+def test_the_gelu_uses_erf_to_float32_precision() -> None:
+    import numpy as np
+
+    from memkit.embedders.bert import erf
+
+    x = np.linspace(-6, 6, 100_001, dtype=np.float32)
+    exact = np.array([math.erf(value) for value in x.astype(np.float64)])
+    assert np.abs(erf(x).astype(np.float64) - exact).max() < 1e-6
+
+
+@pytest.mark.skipif(
+    any(os.environ.get(name) for name in BLAS_THREAD_VARIABLES), reason="the environment sets the BLAS threads"
+)
+def test_numpys_blas_runs_on_one_thread_once_the_model_is_loaded() -> None:
+    from threadpoolctl import threadpool_info
+
+    load_model()
+    assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {1}
 
 
 def test_the_model_loads_once_per_process() -> None:

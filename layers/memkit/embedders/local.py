@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import zipfile
 from dataclasses import dataclass
@@ -126,8 +125,8 @@ def load_model(archive: Path | None = None) -> LoadedModel:
         with _load_lock:
             model = _models.get(path)
             if model is None:
-                _one_blas_thread()
                 model = _models[path] = _read_model(path)
+                _one_blas_thread()
     return model
 
 
@@ -135,13 +134,16 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_TH
 
 
 def _one_blas_thread() -> None:
-    """Run numpy's BLAS on one thread unless the environment says otherwise; it reads the
-    setting once, when numpy is first imported. Embedding a message is a few small matrix
-    products: with two BLAS threads on a busy 2-core machine one text took 90 ms instead of 11,
-    and 256 texts half as many per second, as the threads waited for each other. Batching, not
-    BLAS threads, is what makes bulk indexing fast."""
-    if "numpy" not in sys.modules and not any(os.environ.get(name) for name in BLAS_THREAD_VARIABLES):
-        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    """Run numpy's BLAS on one thread, unless the environment sets a thread count. Embedding a
+    message is a few small matrix products: with OpenBLAS's two threads on a busy 2-core
+    machine, one text took 90 ms instead of 11 and a batch ran 10 to 20 times slower, as the
+    threads waited for each other. Batching, not BLAS threads, makes bulk indexing fast.
+    threadpoolctl sets the loaded BLAS itself, so this holds whoever imported numpy first."""
+    if any(os.environ.get(name) for name in BLAS_THREAD_VARIABLES):
+        return
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def model_archive() -> Path:
