@@ -115,7 +115,7 @@ class BertConfig:
 class _Layer:
     qkv_weight: np.ndarray  # (hidden, 3 * hidden): x @ qkv_weight gives q | k | v
     qkv_bias: np.ndarray
-    attention_out_weight: np.ndarray  # (hidden, hidden), transposed for x @ w
+    attention_out_weight: np.ndarray  # (hidden, hidden), a transposed view for x @ w
     attention_out_bias: np.ndarray
     attention_norm: tuple[np.ndarray, np.ndarray]
     intermediate_weight: np.ndarray  # (hidden, intermediate)
@@ -151,22 +151,23 @@ class BertEncoder:
         self.layers: list[_Layer] = []
         for n in range(config.layers):
             p = f"encoder.layer.{n}."
-            # torch's Linear stores (out, in) and computes x @ W.T; transposed once here. q, k and
-            # v are one product: one BLAS call instead of three on small batches.
+            # torch's Linear stores (out, in) and computes x @ W.T. A transposed view costs no
+            # copy and no speed (BLAS takes the transposition as a flag). q, k and v are one
+            # product: one BLAS call instead of three on small batches.
             qkv = [tensor(f"{p}attention.self.{part}.weight", (hidden, hidden)) for part in ("query", "key", "value")]
             self.layers.append(
                 _Layer(
-                    qkv_weight=np.ascontiguousarray(np.concatenate(qkv, axis=0).T),
+                    qkv_weight=np.concatenate(qkv, axis=0).T,
                     qkv_bias=np.concatenate([tensor(f"{p}attention.self.{part}.bias", (hidden,)) for part in ("query", "key", "value")]),
-                    attention_out_weight=np.ascontiguousarray(tensor(f"{p}attention.output.dense.weight", (hidden, hidden)).T),
+                    attention_out_weight=tensor(f"{p}attention.output.dense.weight", (hidden, hidden)).T,
                     attention_out_bias=tensor(f"{p}attention.output.dense.bias", (hidden,)),
                     attention_norm=(
                         tensor(f"{p}attention.output.LayerNorm.weight", (hidden,)),
                         tensor(f"{p}attention.output.LayerNorm.bias", (hidden,)),
                     ),
-                    intermediate_weight=np.ascontiguousarray(tensor(f"{p}intermediate.dense.weight", (inner, hidden)).T),
+                    intermediate_weight=tensor(f"{p}intermediate.dense.weight", (inner, hidden)).T,
                     intermediate_bias=tensor(f"{p}intermediate.dense.bias", (inner,)),
-                    output_weight=np.ascontiguousarray(tensor(f"{p}output.dense.weight", (hidden, inner)).T),
+                    output_weight=tensor(f"{p}output.dense.weight", (hidden, inner)).T,
                     output_bias=tensor(f"{p}output.dense.bias", (hidden,)),
                     output_norm=(
                         tensor(f"{p}output.LayerNorm.weight", (hidden,)),
