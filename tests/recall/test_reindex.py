@@ -142,8 +142,13 @@ def test_an_interrupted_reindex_towards_another_embedder_starts_over(
 
 def test_reindexing_with_the_tables_own_embedder_does_nothing(lexical_file: tuple[LibSQLStore, Corpus]) -> None:
     store, _ = lexical_file
+    before = vector_ids(store)
     report = reindex(store, [store], LexicalEmbedder(256), embedder_name="lexical")
     assert report.nothing_to_do and report.messages == 0
+    assert vector_ids(store) == before
+    with store.connection() as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    assert not tables & {"memkit_vectors_reindex", "memkit_vector_reindex_state"}
 
 
 def test_a_reindex_drops_the_vectors_of_messages_deleted_since(lexical_file: tuple[LibSQLStore, Corpus]) -> None:

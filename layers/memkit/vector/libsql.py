@@ -8,7 +8,9 @@ file's write lock. Its schema is the ``vectors`` domain of the store's migration
 Layout: ``memkit_vectors`` has one row per message chunk, ``id = <messageId>#<chunk>``, the
 resource and thread as columns (the partition Pinecone gets from namespaces and metadata),
 and the embedding in libSQL's native ``F32_BLOB(dimension)`` type, with a DiskANN index
-(``libsql_vector_idx``, cosine).
+(``libsql_vector_idx``, cosine). ``memkit_vector_settings`` records the dimension and the
+embedder that made the vectors; a process configured with another is refused, and
+``memkit.vector.libsql_reindex`` (``python -m memkit reindex``) moves the table to it.
 
 Querying. ``vector_top_k`` searches the ANN index of the whole table, so a resource's nearest
 neighbours have to be filtered out of the global ones, over-fetching until enough are found.
@@ -160,11 +162,13 @@ class LibSQLVector(VectorStore):
         self._pack = struct.Struct(f"<{dimension}f").pack
         self.exact_scan_limit = exact_scan_limit
         store.migrate(VECTOR_DOMAIN, vector_migrations(dimension))
-        with store.transaction() as conn:
+        with store.connection() as conn:
             stored_dimension, stored_embedder = conn.execute(SELECT_SETTINGS_SQL).fetchone()
-            if stored_dimension == dimension and stored_embedder is None and embedder is not None:
+        if stored_dimension == dimension and stored_embedder is None and embedder is not None:
+            with store.transaction() as conn:
                 conn.execute(CLAIM_EMBEDDER_SQL, (embedder,))
-                stored_embedder = embedder
+                # Another process may have claimed it first: what the table says is what counts.
+                stored_dimension, stored_embedder = conn.execute(SELECT_SETTINGS_SQL).fetchone()
         check_index(store.path, stored_dimension, stored_embedder, dimension, embedder)
         self.embedder = stored_embedder
 

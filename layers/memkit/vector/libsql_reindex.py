@@ -54,7 +54,7 @@ STATE_TABLE = "memkit_vector_reindex_state"
 # embedder batches further by length).
 MESSAGES_PER_STEP = 128
 
-CREATE_STATE_SQL = f"""CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
+CREATE_STATE_SQL = f"""CREATE TABLE {STATE_TABLE} (
     embedder        TEXT NOT NULL,
     dimension       INTEGER NOT NULL,
     cursor_resource TEXT NOT NULL,
@@ -107,8 +107,7 @@ def reindex(
     store.migrate(VECTOR_DOMAIN, vector_migrations(dimension))
     with store.transaction() as conn:
         stored_dimension, stored_embedder = conn.execute(SELECT_SETTINGS_SQL).fetchone()
-        conn.execute(CREATE_STATE_SQL)
-        state = conn.execute(SELECT_STATE_SQL).fetchone()
+        state = _state(conn)
         if state is not None and (state[0], state[1]) != (embedder_name, dimension):
             # An interrupted run towards another embedder: its work is of no use to this one.
             _drop_staging(conn)
@@ -119,6 +118,7 @@ def reindex(
                 time.perf_counter() - started, nothing_to_do=True,
             )
         if state is None:
+            conn.execute(CREATE_STATE_SQL)
             conn.execute(create_vector_table_sql(STAGING_TABLE, dimension))
             conn.execute(f"INSERT INTO {STATE_TABLE} VALUES (?, ?, '', '', 0)", (embedder_name, dimension))
             state = (embedder_name, dimension, "", "", 0)
@@ -155,9 +155,16 @@ def reindex(
     )
 
 
+def _state(conn: Any) -> tuple[Any, ...] | None:
+    """The unfinished run's (embedder, dimension, cursor resource, cursor message, done), if any."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STATE_TABLE,)).fetchone() is None:
+        return None
+    return conn.execute(SELECT_STATE_SQL).fetchone()
+
+
 def _drop_staging(conn: Any) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
-    conn.execute(f"DELETE FROM {STATE_TABLE}")
+    conn.execute(f"DROP TABLE IF EXISTS {STATE_TABLE}")
 
 
 def _embed_step(
