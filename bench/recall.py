@@ -12,7 +12,10 @@
   Indexing throughput is reported too: bulk indexing is batched (1,000 messages per embedding
   call and transaction).
 
-The query of each recall is the thread's latest user message, as in an agent turn.
+The query of each recall is the thread's latest user message, as in an agent turn. Vectors
+come from the lexical embedder (256 dimensions, the Pinecone stand-in's), so these times are
+the stores' and the recall path's; the local model adds its own ~10 ms of CPU per query
+(``bench/recall_quality.py``).
 """
 
 from __future__ import annotations

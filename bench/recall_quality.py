@@ -22,6 +22,7 @@ the two share no word? Per embedder, on a conversation set of its own, with the 
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -77,7 +78,7 @@ def run(stack: Any) -> list[tuple[str, list[dict[str, Any]]]]:
             quality,
         ),
         (f"Threshold: what `threshold` keeps (resource scope, topK {TOP_K})", thresholds),
-        ("Local embedder speed (this machine; one BLAS thread)", [speed_row(data)]),
+        (f"Local embedder speed (this machine; one BLAS thread; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)", [speed_row(data)]),
         (f"Re-indexing {REINDEX_MESSAGES:,} messages from lexical to local (`python -m memkit reindex`)", [reindex_row()]),
     ]
 
@@ -237,12 +238,17 @@ loaded = time.perf_counter() - started
 embedder = LocalEmbedder()
 queries, messages = json.loads(sys.stdin.read())
 embedder.embed(queries[:2])
-times = []
+times, cpu_times = [], []
 for query in queries:
-    t = time.perf_counter(); embedder.embed([query]); times.append(time.perf_counter() - t)
-t = time.perf_counter(); embedder.embed(messages); batch = time.perf_counter() - t
-print(json.dumps({"load": loaded, "query": statistics.median(times), "batch": len(messages) / batch,
-                  "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    t, cpu = time.perf_counter(), time.process_time()
+    embedder.embed([query])
+    times.append(time.perf_counter() - t); cpu_times.append(time.process_time() - cpu)
+t, cpu = time.perf_counter(), time.process_time()
+embedder.embed(messages)
+batch, batch_cpu = time.perf_counter() - t, time.process_time() - cpu
+print(json.dumps({"load": loaded, "query": statistics.median(times), "query_cpu": statistics.median(cpu_times), "batch": len(messages) / batch,
+                  "batch_cpu": len(messages) / batch_cpu, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "resident": int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024}))
 """
 
 
@@ -258,8 +264,11 @@ def speed_row(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "model load (s)": f"{measured['load']:.2f}",
         "one query, median (ms)": f"{measured['query'] * 1000:.1f}",
+        "same, CPU time (ms)": f"{measured['query_cpu'] * 1000:.1f}",
         f"batch of {len(messages)} messages (messages/s)": round(measured["batch"]),
-        "peak resident memory (MB)": round(measured["rss"]),
+        "same, per CPU second": round(measured["batch_cpu"]),
+        "resident memory, peak while loading (MB)": round(measured["rss"]),
+        "resident memory after (MB)": round(measured["resident"]),
     }
 
 
@@ -301,9 +310,9 @@ def reindex_row() -> dict[str, Any]:
             def progress(phase: str, done: int, total: int) -> None:
                 phases.setdefault(phase, time.perf_counter())
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = reindex(store, [store], LocalEmbedder(), embedder_name=LocalEmbedder.name, progress=progress)
-            finished = time.perf_counter()
+            finished, cpu = time.perf_counter(), time.process_time() - cpu
         finally:
             store.close()
     embedding = phases["indexing"] - started
@@ -314,6 +323,7 @@ def reindex_row() -> dict[str, Any]:
         "embedding (messages/s)": round(report.messages / embedding),
         "building the ANN index (s)": f"{finished - phases['indexing']:.1f}",
         "total (s)": f"{finished - started:.1f}",
+        "CPU time (s)": f"{cpu:.1f}",
     }
 
 
