@@ -34,11 +34,11 @@ BENCH_ARGS ?=
 .PHONY: help venv test run reindex bench clean distclean
 
 help:
-	@echo "make test   set up .venv and run all tests (PYTEST_ARGS='-k name' to narrow)"
-	@echo "make run    serve the API on http://127.0.0.1:\$${MEMKIT_PORT:-8000}"
+	@echo "make test     set up .venv and run all tests (PYTEST_ARGS='-k name' to narrow)"
+	@echo "make run      serve the API on http://127.0.0.1:\$${MEMKIT_PORT:-8000}"
 	@echo "make reindex  re-embed ./memkit.db's vectors with MEMKIT_EMBEDDER (resumable; stop the server first)"
-	@echo "make bench  run the benchmarks (BENCH_ARGS passed on)"
-	@echo "make clean  remove venvs and build output; distclean also drops cached downloads"
+	@echo "make bench    run the benchmarks (BENCH_ARGS passed on)"
+	@echo "make clean    remove venvs and build output; distclean also drops cached downloads"
 
 venv: $(STAMP)
 
