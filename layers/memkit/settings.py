@@ -64,6 +64,17 @@ def in_lambda(env: Mapping[str, str] | None = None) -> bool:
     return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
+# all-MiniLM-L6-v2's size (MEMKIT_EMBEDDER=local); the others default to 256: what the lexical
+# embedder was tuned at, and a size Titan v2 and OpenAI's text-embedding-3 models both produce.
+LOCAL_EMBEDDING_DIMENSION = 384
+OTHER_EMBEDDING_DIMENSION = 256
+
+
+def default_embedding_dimension(embedder: str) -> int:
+    """The vector size ``MEMKIT_EMBEDDING_DIMENSION`` defaults to for this ``MEMKIT_EMBEDDER``."""
+    return LOCAL_EMBEDDING_DIMENSION if embedder.strip() == "local" else OTHER_EMBEDDING_DIMENSION
+
+
 # Direct values of these may be secrets: repr() and describe() mask them.
 SECRET_FIELDS = frozenset({"api_key", "upstash_token", "pinecone_api_key", "openai_api_key"})
 
@@ -104,8 +115,8 @@ class Settings(NamedTuple):
     # semantic recall
     vector_url: str = "none"  # none | file:<path> (same libSQL file) | pinecone://<index-host>
     pinecone_api_key: str | None = None  # direct value or reference
-    embedder: str = "local"  # local | openai/<model> | bedrock/<model-id>
-    embedding_dimension: int = 256
+    embedder: str = "local"  # local | lexical | openai/<model> | bedrock/<model-id>
+    embedding_dimension: int | None = None  # None: the embedder's own (vector_dimension())
     indexing: str = "async"  # async | sync
 
     # LLM / OpenAI-compatible endpoints
@@ -118,6 +129,7 @@ class Settings(NamedTuple):
         env = os.environ if env is None else env
         lambda_runtime = in_lambda(env)
         queue_url = env.get("MEMKIT_QUEUE_URL") or None
+        embedder = env.get("MEMKIT_EMBEDDER") or "local"
         settings = cls(
             storage_url=env.get("MEMKIT_STORAGE_URL") or "file:./memkit.db",
             # In AWS the table comes from template.yaml; creating it at runtime would need
@@ -142,8 +154,8 @@ class Settings(NamedTuple):
             queue_url=queue_url,
             vector_url=env.get("MEMKIT_VECTOR_URL") or "none",
             pinecone_api_key=env.get("PINECONE_API_KEY") or None,
-            embedder=env.get("MEMKIT_EMBEDDER") or "local",
-            embedding_dimension=_int(env, "MEMKIT_EMBEDDING_DIMENSION", 256),
+            embedder=embedder,
+            embedding_dimension=_int(env, "MEMKIT_EMBEDDING_DIMENSION", default_embedding_dimension(embedder)),
             indexing=(env.get("MEMKIT_INDEXING") or "async").strip().lower(),
             openai_base_url=env.get("MEMKIT_OPENAI_BASE_URL") or None,
             openai_api_key=env.get("OPENAI_API_KEY") or None,
@@ -169,10 +181,17 @@ class Settings(NamedTuple):
             raise ConfigurationError(f"MEMKIT_LOG_FORMAT must be json or text, got {self.log_format!r}")
         if self.indexing not in ("async", "sync"):
             raise ConfigurationError(f"MEMKIT_INDEXING must be async or sync, got {self.indexing!r}")
-        if self.embedding_dimension <= 0:
+        if self.embedding_dimension is not None and self.embedding_dimension <= 0:
             raise ConfigurationError("MEMKIT_EMBEDDING_DIMENSION must be positive")
         if self.max_body_bytes <= 0:
             raise ConfigurationError("MEMKIT_MAX_BODY_BYTES must be positive")
+
+    def vector_dimension(self) -> int:
+        """The size of the vectors: ``MEMKIT_EMBEDDING_DIMENSION``, else the embedder's own. The
+        embedder and the vector store are both built with it."""
+        if self.embedding_dimension is not None:
+            return self.embedding_dimension
+        return default_embedding_dimension(self.embedder)
 
     def describe(self) -> dict[str, object]:
         """Settings without secret values, for logs and /api/memory/status."""

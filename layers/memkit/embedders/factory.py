@@ -1,8 +1,10 @@
-"""Build the embedder ``MEMKIT_EMBEDDER`` names: ``local`` | ``openai/<model>`` | ``bedrock/<model-id>``.
+"""Build the embedder ``MEMKIT_EMBEDDER`` names: ``local`` (all-MiniLM-L6-v2, the default) |
+``lexical`` | ``openai/<model>`` | ``bedrock/<model-id>``.
 
-Every embedder produces ``MEMKIT_EMBEDDING_DIMENSION``-long vectors or raises
-``ConfigurationError``; the vector store checks its index against the same setting, so the two
-can never silently disagree.
+Every embedder produces ``settings.vector_dimension()``-long vectors (``MEMKIT_EMBEDDING_DIMENSION``,
+by default the embedder's own) or raises ``ConfigurationError``; the vector store checks its
+index against the same number, and the libSQL one also against ``embedder_name``, so vectors of
+two embedders are never mixed in one index.
 """
 
 from __future__ import annotations
@@ -11,16 +13,22 @@ from memkit.embedders.base import Embedder
 from memkit.errors import ConfigurationError
 from memkit.settings import Settings
 
+CHOICES = "local, lexical, openai/<model> or bedrock/<model-id>"
+
 
 def create_embedder(settings: Settings) -> Embedder:
-    spec = settings.embedder.strip()
-    dimension = settings.embedding_dimension
-    if spec == "local":
+    kind, model = _parse(settings.embedder)
+    dimension = settings.vector_dimension()
+    if kind == "local":
+        # Builds nothing heavy: numpy and the model load on the first embedding.
         from memkit.embedders.local import LocalEmbedder
 
         return LocalEmbedder(dimension)
-    kind, _, model = spec.partition("/")
-    if kind == "openai" and model:
+    if kind == "lexical":
+        from memkit.embedders.lexical import LexicalEmbedder
+
+        return LexicalEmbedder(dimension)
+    if kind == "openai":
         from memkit.embedders.openai import OpenAIEmbedder
 
         return OpenAIEmbedder(
@@ -29,10 +37,29 @@ def create_embedder(settings: Settings) -> Embedder:
             base_url=settings.openai_base_url,
             api_key=settings.openai_api_key,
         )
-    if kind == "bedrock" and model:
-        from memkit.embedders.bedrock import BedrockEmbedder
+    from memkit.embedders.bedrock import BedrockEmbedder
 
-        return BedrockEmbedder(model, dimension)
-    raise ConfigurationError(
-        f"MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got {settings.embedder!r}"
-    )
+    return BedrockEmbedder(model, dimension)
+
+
+def embedder_name(settings: Settings) -> str:
+    """What ``create_embedder(settings).name`` is, without building the embedder: the identity
+    a vector index records for the vectors it holds."""
+    kind, model = _parse(settings.embedder)
+    if kind == "local":
+        from memkit.embedders.local import LocalEmbedder
+
+        return LocalEmbedder.name
+    if kind == "lexical":
+        return "lexical"
+    return f"{kind}/{model}"
+
+
+def _parse(spec: str) -> tuple[str, str]:
+    spec = spec.strip()
+    if spec in ("local", "lexical"):
+        return spec, ""
+    kind, _, model = spec.partition("/")
+    if kind in ("openai", "bedrock") and model:
+        return kind, model
+    raise ConfigurationError(f"MEMKIT_EMBEDDER must be {CHOICES}, got {spec!r}")

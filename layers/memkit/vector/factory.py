@@ -7,8 +7,9 @@
   ``:memory:`` vectors simply live in a private in-memory database.
 * ``pinecone://<index-host>`` → ``PineconeVector`` with ``PINECONE_API_KEY``.
 
-The dimension is ``MEMKIT_EMBEDDING_DIMENSION`` for both, the same number the embedder is held
-to, and each adapter checks its index against it (``ConfigurationError`` on mismatch).
+The dimension is ``settings.vector_dimension()`` for both, the same number the embedder is held
+to, and each adapter checks its index against it (``ConfigurationError`` on mismatch). The
+libSQL table also records which embedder made its vectors and refuses another one.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from memkit.vector.base import VectorStore
 
 def create_vector_store(settings: Settings) -> VectorStore:
     url = settings.vector_url.strip()
-    dimension = settings.embedding_dimension
+    dimension = settings.vector_dimension()
     if url.startswith("pinecone://"):
         from memkit.vector.pinecone import PineconeVector
 
         return PineconeVector(url, settings.pinecone_api_key, dimension)
     if url == ":memory:" or url.startswith(("file:", "libsql:")):
+        from memkit.embedders.factory import embedder_name
         from memkit.storage.libsql import LibSQLStore
         from memkit.vector.libsql import LibSQLVector
 
-        return LibSQLVector(LibSQLStore(url), dimension, owns_store=True)
+        store = LibSQLStore(url)
+        try:
+            return LibSQLVector(store, dimension, embedder=embedder_name(settings), owns_store=True)
+        except BaseException:
+            store.close()
+            raise
     raise ConfigurationError(
         f"MEMKIT_VECTOR_URL must be none, file:<path>, :memory: or pinecone://<index-host>, got {url!r}"
     )
