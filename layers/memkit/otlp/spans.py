@@ -150,9 +150,9 @@ def _span(raw: Any, where: str, origin: _Origin) -> Span:
     span_id = _hex_id(span.get("spanId"), _SPAN_ID_BYTES, f"{where}.spanId")
     parent = span.get("parentSpanId")
     parent_span_id = None if parent in (None, "") else _hex_id(parent, _SPAN_ID_BYTES, f"{where}.parentSpanId")
-    started_at = _time(span.get("startTimeUnixNano"), f"{where}.startTimeUnixNano")
-    ended_at = _time(span.get("endTimeUnixNano"), f"{where}.endTimeUnixNano")
-    if ended_at < started_at:
+    started = _nanos(span.get("startTimeUnixNano"), f"{where}.startTimeUnixNano")
+    ended = _nanos(span.get("endTimeUnixNano"), f"{where}.endTimeUnixNano")
+    if ended < started:
         raise ValidationError(f"{where}.endTimeUnixNano is before its startTimeUnixNano", field=f"{where}.endTimeUnixNano")
     attributes = _attributes(span.get("attributes"), f"{where}.attributes")
     events = [_event(event, f"{where}.events[{i}]") for i, event in enumerate(_list(span.get("events"), f"{where}.events"))]
@@ -177,8 +177,8 @@ def _span(raw: Any, where: str, origin: _Origin) -> Span:
         "name": _optional_string(span.get("name"), f"{where}.name") or UNNAMED_SPAN,
         "spanType": meaning.span_type,
         "isEvent": False,
-        "startedAt": started_at,
-        "endedAt": ended_at,
+        "startedAt": _at(started),
+        "endedAt": _at(ended),
         "attributes": meaning.attributes or None,
         "metadata": metadata or None,
         "input": meaning.input,
@@ -276,7 +276,7 @@ def _event(raw: Any, where: str) -> dict[str, Any]:
     time = event.get("timeUnixNano")
     return {
         "name": _optional_string(event.get("name"), f"{where}.name") or "",
-        "time": None if time in (None, 0, "0") else format_ts(_time(time, f"{where}.timeUnixNano")),
+        "time": None if time in (None, 0, "0") else format_ts(_at(_nanos(time, f"{where}.timeUnixNano"))),
         "attributes": _attributes(event.get("attributes"), f"{where}.attributes"),
     }
 
@@ -373,11 +373,15 @@ def _integer(raw: Any, low: int, high: int, where: str) -> int:
     return raw
 
 
-def _time(raw: Any, where: str) -> datetime:
-    """Unix nanoseconds as an aware UTC datetime, truncated to the millisecond memkit stores."""
+def _nanos(raw: Any, where: str) -> int:
+    """A required OTLP time: Unix nanoseconds, 0 meaning unset."""
     if raw in (None, 0, "0", ""):
         raise ValidationError(f"{where} is missing", field=where)
-    nanos = _integer(raw, 1, _MAX_FIXED64, where)
+    return _integer(raw, 1, _MAX_FIXED64, where)
+
+
+def _at(nanos: int) -> datetime:
+    """Unix nanoseconds as an aware UTC datetime, truncated to the millisecond memkit stores."""
     return _EPOCH + timedelta(milliseconds=nanos // _NANOS_PER_MS)
 
 
