@@ -18,7 +18,7 @@ def otlp_endpoint() -> Iterator[OtlpEndpoint]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = self._body()
             content_type, encoding = self.headers.get("Content-Type"), self.headers.get("Content-Encoding")
             status, result, response, response_type = answer(content_type, encoding, body)
             exchanges.append(Exchange(content_type, encoding, body, status, result, response))
@@ -27,6 +27,17 @@ def otlp_endpoint() -> Iterator[OtlpEndpoint]:
             self.send_header("Content-Length", str(len(response)))
             self.end_headers()
             self.wfile.write(response)
+
+        def _body(self) -> bytes:
+            """The request body; Node's HTTP client sends it chunked, without a Content-Length."""
+            if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            self.rfile.readline()
+            return b"".join(chunks)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet: pytest shows the test's own output."""

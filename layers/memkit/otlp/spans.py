@@ -15,6 +15,8 @@ are stored (OTLP's partial success). docs/otlp.md has the whole mapping as a tab
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -134,8 +136,6 @@ def _rejection(raw: Any, exc: ValidationError) -> Rejection:
 
 
 def _check_size(span: Span, max_span_bytes: int, where: str) -> None:
-    import json
-
     size = len(json.dumps(span.to_wire(), ensure_ascii=False, separators=(",", ":")).encode())
     if size > max_span_bytes:
         raise ValidationError(f"{where} is {size} bytes stored, over the store's {max_span_bytes}", field=where)
@@ -347,8 +347,6 @@ def _any_value(raw: Any, where: str, depth: int) -> Any:
 
 
 def _double(raw: Any, where: str) -> float | str:
-    import math
-
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
         raise ValidationError(f"{where} must be a number", field=where)
     try:
