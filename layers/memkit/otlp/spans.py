@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -34,6 +35,8 @@ _MAX_FIXED64 = 2**64 - 1
 _TRACE_ID_BYTES = 16
 _SPAN_ID_BYTES = 8
 _HEX_DIGITS = frozenset("0123456789abcdef")
+# A 64-bit integer as OTLP/JSON may send it: decimal ASCII digits (str.isdigit takes "²" too).
+_DECIMAL = re.compile(r"-?[0-9]{1,20}")
 # OTLP's enums by number; the JSON encoding sends numbers, proto3 JSON parsers also take names.
 _SPAN_KINDS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _STATUS_OK, _STATUS_ERROR = 1, 2
@@ -362,7 +365,7 @@ def _double(raw: Any, where: str) -> float | str:
 
 def _integer(raw: Any, low: int, high: int, where: str) -> int:
     """A 64-bit integer sent as a JSON number or a decimal string."""
-    if isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw) <= 21:
+    if isinstance(raw, str) and _DECIMAL.fullmatch(raw):
         raw = int(raw)
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise ValidationError(f"{where} must be an integer (a number or a decimal string)", field=where)
