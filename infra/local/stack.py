@@ -540,6 +540,32 @@ def base_python() -> str:
     return fallback
 
 
+OTEL_JS_PACKAGES = [
+    "@opentelemetry/exporter-trace-otlp-http@0.301",
+    "@opentelemetry/sdk-trace@3",
+    "@opentelemetry/resources@3",
+    "@opentelemetry/api@1",
+]
+
+
+def ensure_otel_js() -> Path:
+    """A folder whose node_modules holds the OpenTelemetry JS SDK and its OTLP/HTTP exporter,
+    for the trace-ingestion tests (installed once with Node 22's npm)."""
+    root = CACHE_DIR / "otel-js"
+
+    def write_manifest(folder: Path) -> None:
+        (folder / "package.json").write_text(json.dumps({"name": "memkit-otel-js", "private": True, "type": "module"}) + "\n")
+
+    return install_node_packages(
+        root,
+        ["install", "--no-audit", "--no-fund", "--loglevel=error", *OTEL_JS_PACKAGES],
+        prepare=write_manifest,
+        installed=(root / "node_modules" / "@opentelemetry" / "sdk-trace" / "package.json").is_file,
+        log_name="otel-js",
+        what="npm install the OpenTelemetry JS SDK and OTLP/HTTP exporter",
+    )
+
+
 def ensure_sam() -> Path:
     """Path to the `sam` CLI, installed once into its own venv (.venv-sam) to keep its dependencies out of the test venv.
 

@@ -16,31 +16,13 @@ from .sdk import unique_agent
 
 SCRIPT = Path(__file__).parent / "js_exporter.mjs"
 # Versions that go together (the exporter is still 0.x, and its API changes between minors).
-PACKAGES = [
-    "@opentelemetry/exporter-trace-otlp-http@0.301",
-    "@opentelemetry/sdk-trace@3",
-    "@opentelemetry/resources@3",
-    "@opentelemetry/api@1",
-]
 
 pytestmark = pytest.mark.node
 
 
 @pytest.fixture(scope="session")
 def otel_js_dir() -> Path:
-    root = stack.CACHE_DIR / "otel-js"
-
-    def write_manifest(folder: Path) -> None:
-        (folder / "package.json").write_text(json.dumps({"name": "memkit-otel-js", "private": True, "type": "module"}) + "\n")
-
-    return stack.install_node_packages(
-        root,
-        ["install", "--no-audit", "--no-fund", "--loglevel=error", *PACKAGES],
-        prepare=write_manifest,
-        installed=(root / "node_modules" / "@opentelemetry" / "sdk-trace" / "package.json").is_file,
-        log_name="otel-js",
-        what="npm install the OpenTelemetry JS SDK and OTLP/HTTP exporter",
-    )
+    return stack.ensure_otel_js()
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip"])
