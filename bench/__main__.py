@@ -16,7 +16,7 @@ from pathlib import Path
 
 from bench.table import render
 
-SECTIONS = ["storage", "cache", "recall", "cold_start"]
+SECTIONS = ["storage", "cache", "recall", "recall_quality", "cold_start", "peer"]
 
 
 def main(argv: list[str] | None = None) -> int:

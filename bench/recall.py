@@ -12,7 +12,10 @@
   Indexing throughput is reported too: bulk indexing is batched (1,000 messages per embedding
   call and transaction).
 
-The query of each recall is the thread's latest user message, as in an agent turn.
+The query of each recall is the thread's latest user message, as in an agent turn. Vectors
+come from the lexical embedder (256 dimensions, the Pinecone stand-in's), so these times are
+the stores' and the recall path's; the local model adds its own ~10 ms of CPU per query
+(``bench/recall_quality.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from memkit.embedders.local import LocalEmbedder
+from memkit.embedders.lexical import LexicalEmbedder
 from memkit.memory import Memory
 from memkit.models import Message, Thread
 from memkit.memory.indexing import index_messages
@@ -147,7 +150,7 @@ def _seed(store: Any, vector: VectorStore, size: int) -> tuple[str, list[str], f
 
 
 def _memory(store: Any, vector: VectorStore, embedder: Any = None) -> Memory:
-    return Memory(store, config=RECALL_CONFIG, vector=vector, embedder=embedder or LocalEmbedder(DIMENSION), indexing="sync")
+    return Memory(store, config=RECALL_CONFIG, vector=vector, embedder=embedder or LexicalEmbedder(DIMENSION), indexing="sync")
 
 
 # ---------------------------------------------------------------- measurements
@@ -206,7 +209,7 @@ def _budget_row(
         _CallCounter(store, counts["storage"]),  # type: ignore[arg-type]
         config=RECALL_CONFIG,
         vector=_CallCounter(vector, counts["vector"]),  # type: ignore[arg-type]
-        embedder=_CallCounter(LocalEmbedder(DIMENSION), counts["embedder"]),  # type: ignore[arg-type]
+        embedder=_CallCounter(LexicalEmbedder(DIMENSION), counts["embedder"]),  # type: ignore[arg-type]
     )
     result = recall_once(memory, resource_id, threads[len(threads) // 2])
     return {
@@ -231,7 +234,7 @@ def _dynamodb_budget_row(stack: Any) -> dict[str, Any]:
     try:
         resource_id, threads, _ = _seed(store, vector, DYNAMODB_MESSAGES)
         counts: Counter[str] = Counter()
-        memory = Memory(store, config=RECALL_CONFIG, vector=vector, embedder=_CallCounter(LocalEmbedder(DIMENSION), counts))
+        memory = Memory(store, config=RECALL_CONFIG, vector=vector, embedder=_CallCounter(LexicalEmbedder(DIMENSION), counts))
         vector_counts: Counter[str] = Counter()
         memory.vector = _CallCounter(vector, vector_counts)  # type: ignore[assignment]
         with RequestCounter(store) as requests:  # type: ignore[arg-type]

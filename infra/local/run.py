@@ -47,6 +47,18 @@ def _start_cache(started: list[stack.Service]) -> None:
     print(f"cache: Upstash gateway {gateway.url} over redis-server on port {redis.port}")
 
 
+def _check_vectors() -> None:
+    """Open the vector index before serving: one that another embedder made (a ./memkit.db
+    indexed before the embedded default became the local model) stops the server here, with the
+    command that re-indexes it, instead of failing every request with a 500."""
+    from memkit.composition import vector_store
+    from memkit.settings import Settings
+
+    vectors = vector_store(Settings.from_env())
+    if vectors is not None:
+        vectors.close()
+
+
 def _print_usage(base_url: str) -> None:
     print(
         f"memkit API on {base_url}  (storage {os.environ['MEMKIT_STORAGE_URL']}, "
@@ -76,7 +88,9 @@ def _port() -> int:
 
 def _bind(port: int) -> socket.socket:
     """The listening socket, bound before the banner says where to connect."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio turns Nagle's algorithm off only on sockets whose
+    # protocol says TCP, and with 0 every answer on a kept-alive connection waited ~40 ms.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
@@ -103,7 +117,9 @@ def main() -> int:
 
         from memkit.api.app import create_app
 
-        # Built before the port is bound: a bad setting stops here, with its one line.
+        # Built before the port is bound: a bad setting stops here, with its one line, and so
+        # does a vector index another embedder made (with the command that re-indexes it).
+        _check_vectors()
         app = create_app()
         sock = _bind(port)
         _print_usage(f"http://127.0.0.1:{port}")

@@ -457,40 +457,39 @@ def ensure_node22() -> Path:
     return node
 
 
-def ensure_mastra_client() -> Path:
-    """A folder whose node_modules holds @mastra/client-js 1.x, installed once with Node 22's npm."""
-    node = ensure_node22()
-    root = CACHE_DIR / "mastra-client"
-    installed = root / "node_modules" / "@mastra" / "client-js" / "package.json"
-    if installed.is_file():
+def install_node_packages(
+    root: Path,
+    npm_args: list[str],
+    *,
+    prepare: Callable[[Path], None],
+    installed: Callable[[], bool],
+    log_name: str,
+    what: str,
+) -> Path:
+    """``root``, installed by Node 22's npm unless ``installed()`` already says it is.
+
+    npm runs with ``npm_args`` in a fresh folder that ``prepare`` fills (package.json, a lock),
+    beside the cache, and the folder is then moved to ``root``: an interrupted install never
+    looks complete. A lock named after ``root`` keeps two runs from installing it together.
+    """
+    if installed():
         return root
-    with _exclusive("mastra-client"):
-        if installed.is_file():
+    with _exclusive(root.name):
+        if installed():
             return root
+        node = ensure_node22()
         bundled_npm = node.parent.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
         npm_argv: list[str | Path] = (
-            [node, bundled_npm]
-            if bundled_npm.is_file()
-            else [_require_tool("npm", "it installs @mastra/client-js")]
+            [node, bundled_npm] if bundled_npm.is_file() else [_require_tool("npm", f"it runs {what}")]
         )
         # Node 22 first on PATH: npm picks dependency versions and runs install
-        # scripts with whatever `node` it finds, and Node 20 gets the old 0.x line.
+        # scripts with whatever `node` it finds, and Node 20 gets the old 0.x lines.
         npm_env = {**os.environ, "PATH": f"{node.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-        # Installed beside the cache and moved into place, so an interrupted
-        # install never looks complete.
-        scratch_dir = Path(tempfile.mkdtemp(dir=CACHE_DIR, prefix=".mastra-client-"))
+        scratch_dir = Path(tempfile.mkdtemp(dir=CACHE_DIR, prefix=f".{root.name}-"))
         scratch_dir.chmod(0o755)  # mkdtemp's 0700 would otherwise become the cache's mode
         try:
-            (scratch_dir / "package.json").write_text(
-                json.dumps({"name": "memkit-mastra-client", "private": True, "type": "module"}) + "\n"
-            )
-            _run_logged(
-                [*npm_argv, "install", "--no-audit", "--no-fund", "--loglevel=error", MASTRA_CLIENT_PACKAGE],
-                log_name="mastra-client",
-                what=f"npm install {MASTRA_CLIENT_PACKAGE}",
-                cwd=scratch_dir,
-                env=npm_env,
-            )
+            prepare(scratch_dir)
+            _run_logged([*npm_argv, *npm_args], log_name=log_name, what=what, cwd=scratch_dir, env=npm_env)
             if root.exists():
                 shutil.rmtree(root)
             os.replace(scratch_dir, root)
@@ -498,6 +497,25 @@ def ensure_mastra_client() -> Path:
             if scratch_dir.exists():
                 shutil.rmtree(scratch_dir)
     return root
+
+
+def ensure_mastra_client() -> Path:
+    """A folder whose node_modules holds @mastra/client-js 1.x, installed once with Node 22's npm."""
+    root = CACHE_DIR / "mastra-client"
+
+    def write_manifest(folder: Path) -> None:
+        (folder / "package.json").write_text(
+            json.dumps({"name": "memkit-mastra-client", "private": True, "type": "module"}) + "\n"
+        )
+
+    return install_node_packages(
+        root,
+        ["install", "--no-audit", "--no-fund", "--loglevel=error", MASTRA_CLIENT_PACKAGE],
+        prepare=write_manifest,
+        installed=(root / "node_modules" / "@mastra" / "client-js" / "package.json").is_file,
+        log_name="mastra-client",
+        what=f"npm install {MASTRA_CLIENT_PACKAGE}",
+    )
 
 
 def base_python() -> str:
@@ -520,6 +538,32 @@ def base_python() -> str:
     fallback = shutil.which("python3") or sys.executable
     print(f"warning: Python {PYTHON_VERSION} not found, using {fallback}", file=sys.stderr)
     return fallback
+
+
+OTEL_JS_PACKAGES = [
+    "@opentelemetry/exporter-trace-otlp-http@0.301",
+    "@opentelemetry/sdk-trace@3",
+    "@opentelemetry/resources@3",
+    "@opentelemetry/api@1",
+]
+
+
+def ensure_otel_js() -> Path:
+    """A folder whose node_modules holds the OpenTelemetry JS SDK and its OTLP/HTTP exporter,
+    for the trace-ingestion tests (installed once with Node 22's npm)."""
+    root = CACHE_DIR / "otel-js"
+
+    def write_manifest(folder: Path) -> None:
+        (folder / "package.json").write_text(json.dumps({"name": "memkit-otel-js", "private": True, "type": "module"}) + "\n")
+
+    return install_node_packages(
+        root,
+        ["install", "--no-audit", "--no-fund", "--loglevel=error", *OTEL_JS_PACKAGES],
+        prepare=write_manifest,
+        installed=(root / "node_modules" / "@opentelemetry" / "sdk-trace" / "package.json").is_file,
+        log_name="otel-js",
+        what="npm install the OpenTelemetry JS SDK and OTLP/HTTP exporter",
+    )
 
 
 def ensure_sam() -> Path:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from memkit.clients.secrets import is_reference
 from memkit.errors import ConfigurationError
 from memkit.settings import Settings, embedder_spec, get_settings, model_spec, vector_backend
-from memkit.storage.factory import create_memory_storage, domain_adapter, parse_storage_url
+from memkit.storage.factory import OTHER_DOMAINS, create_memory_storage, domain_adapter, parse_storage_url
 
 if TYPE_CHECKING:
     from memkit.config import AgentRegistry
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from memkit.llm.factory import LanguageModels
     from memkit.memory.ports import TitleModels
     from memkit.storage.composite import CompositeStore
+    from memkit.storage.libsql.database import LibSQLDatabase
     from memkit.storage.memory.base import MemoryStorage
     from memkit.vector.base import VectorStore
 
@@ -84,9 +85,9 @@ def require_region(settings: Settings, needed_by: str) -> None:
 
 def store(settings: Settings, url: str, *, cache_window: int) -> CompositeStore:
     """Every domain on the backend ``url`` names: the memory store now, behind the cache when
-    one is configured (a thread entry then keeps ``cache_window`` messages); the workflows,
-    scores and observability adapters on first access, so a memory request never imports,
-    builds or migrates them."""
+    one is configured (a thread entry then keeps ``cache_window`` messages); the other domains'
+    adapters (workflows, scores, observability, datasets) on first access, so a memory request
+    never imports, builds or migrates them."""
     from memkit.storage.composite import CompositeStore
 
     inner = create_memory_storage(
@@ -104,7 +105,7 @@ def store(settings: Settings, url: str, *, cache_window: int) -> CompositeStore:
     where = {"region": settings.aws_region, "endpoint_hint": settings.dynamodb_endpoint}
     return CompositeStore.deferred(
         memory=memory,
-        **{name: _domain_builder(name, inner, where) for name in ("workflows", "scores", "observability")},
+        **{name: _domain_builder(name, inner, where) for name in OTHER_DOMAINS},
     )
 
 
@@ -160,3 +161,64 @@ def memory_from_url(url: str, settings: Settings | None = None) -> UrlMemory:
     settings = settings or get_settings()
     storage = create_memory_storage(url, region=settings.aws_region, endpoint_hint=settings.dynamodb_endpoint)
     return UrlMemory(storage, language_models(settings).get, settings.lambda_runtime)
+
+
+# ---------------------------------------------------------------- re-indexing (python -m memkit reindex)
+
+
+class Reindexing(NamedTuple):
+    """What ``python -m memkit reindex`` works on: the libSQL vector file, the memory stores
+    that hold the messages (every store the agents use), and the configured embedder."""
+
+    database: LibSQLDatabase
+    storages: list[MemoryStorage]
+    embedder: Embedder
+    embedder_name: str
+
+    def close(self) -> None:
+        self.database.close()
+        for storage in self.storages:
+            storage.close()
+
+
+def reindexing(vectors_url: str | None, settings: Settings | None = None, registry: AgentRegistry | None = None) -> Reindexing:
+    """The server's configuration (``get_settings()``, ``MEMKIT_CONFIG``) with the vector file
+    ``vectors_url``, else ``MEMKIT_VECTOR_URL``, else the storage file."""
+    from memkit.config import AgentRegistry
+    from memkit.embedders.factory import create_embedder, embedder_name
+    from memkit.storage.libsql.database import open_database
+
+    settings = settings or get_settings()
+    registry = registry or AgentRegistry.from_file(settings.config_path)
+    url = vectors_url or _default_vectors_url(settings.vector_url, settings.storage_url)
+    embedder = create_embedder(settings)
+    storage_urls = [settings.storage_url, *sorted(registry.storage_urls() - {settings.storage_url})]
+    storages: list[MemoryStorage] = []
+    try:
+        for storage_url in storage_urls:
+            storages.append(
+                create_memory_storage(
+                    storage_url, create_tables=False, region=settings.aws_region, endpoint_hint=settings.dynamodb_endpoint
+                )
+            )
+        database = open_database(url)
+    except BaseException:
+        for storage in storages:
+            storage.close()
+        raise
+    return Reindexing(database, storages, embedder, embedder_name(settings))
+
+
+LIBSQL_PREFIXES = ("file:", "libsql:")
+
+
+def _default_vectors_url(vector_url: str, storage_url: str) -> str:
+    if vector_url.startswith(LIBSQL_PREFIXES):
+        return vector_url
+    if vector_url == "none" and storage_url.startswith(LIBSQL_PREFIXES):
+        return storage_url
+    raise ConfigurationError(
+        f"reindex rebuilds a libSQL vector table, and MEMKIT_VECTOR_URL is {vector_url!r} "
+        f"(storage {storage_url!r}); name the file with --vectors file:<path>. A Pinecone index "
+        "has its dimension fixed: create one for the new embedder and point MEMKIT_VECTOR_URL at it"
+    )

@@ -65,11 +65,20 @@ def _in_lambda(env: Mapping[str, str]) -> bool:
     return bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
+# all-MiniLM-L6-v2's size (MEMKIT_EMBEDDER=local); the others default to 256: what the lexical
+# embedder was tuned at, and a size Titan v2 and OpenAI's text-embedding-3 models both produce.
+LOCAL_EMBEDDING_DIMENSION = 384
+OTHER_EMBEDDING_DIMENSION = 256
+
+
+def default_embedding_dimension(embedder: str) -> int:
+    """The vector size ``MEMKIT_EMBEDDING_DIMENSION`` defaults to for this ``MEMKIT_EMBEDDER``."""
+    return LOCAL_EMBEDDING_DIMENSION if embedder.strip() == "local" else OTHER_EMBEDDING_DIMENSION
+
+
 # ---------------------------------------------------------------- the grammar of URL-like settings
 # Pure string checks, so that the composition root can check every setting at startup without
 # importing an adapter (docs/architecture.md); the factories build from the same parse.
-
-MODEL_PROVIDERS = ("local", "openai", "bedrock")
 
 
 def model_spec(spec: str) -> tuple[str, str]:
@@ -81,12 +90,34 @@ def model_spec(spec: str) -> tuple[str, str]:
     raise ConfigurationError(f"unsupported model {spec!r}: use local, openai/<model> or bedrock/<model-id>")
 
 
+EMBEDDER_CHOICES = "local, lexical, openai/<model> or bedrock/<model-id>"
+
+
 def embedder_spec(spec: str) -> tuple[str, str]:
-    """``(kind, model)`` of ``MEMKIT_EMBEDDER``: ``local``, ``openai/<model>`` or ``bedrock/<model-id>``."""
-    kind, _, model = spec.strip().partition("/")
-    if (kind == "local" and not model) or (kind in ("openai", "bedrock") and model):
+    """``(kind, model)`` of ``MEMKIT_EMBEDDER``: ``local``, ``lexical``, ``openai/<model>`` or
+    ``bedrock/<model-id>``."""
+    spec = spec.strip()
+    if spec in ("local", "lexical"):
+        return spec, ""
+    kind, _, model = spec.partition("/")
+    if kind in ("openai", "bedrock") and model:
         return kind, model
-    raise ConfigurationError(f"MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got {spec!r}")
+    raise ConfigurationError(f"MEMKIT_EMBEDDER must be {EMBEDDER_CHOICES}, got {spec!r}")
+
+
+# The model MEMKIT_EMBEDDER=local runs (memkit.embedders.local; a test keeps the two in step).
+LOCAL_EMBEDDER_MODEL = "all-MiniLM-L6-v2"
+
+
+def embedder_name(spec: str) -> str:
+    """The name of the embedder ``spec`` names, as the embedder reports it (``Embedder.name``),
+    without building it: the identity a vector index records for the vectors it holds."""
+    kind, model = embedder_spec(spec)
+    if kind == "local":
+        return f"local/{LOCAL_EMBEDDER_MODEL}"
+    if kind == "lexical":
+        return "lexical"
+    return f"{kind}/{model}"
 
 
 def vector_backend(url: str) -> str:
@@ -104,6 +135,10 @@ def vector_backend(url: str) -> str:
     raise ConfigurationError(
         f"MEMKIT_VECTOR_URL must be none, file:<path>, :memory: or pinecone://<index-host>, got {url!r}"
     )
+
+
+# Where numpy's BLAS reads its thread count: set, the local embedder leaves BLAS as it is.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "GOTO_NUM_THREADS")
 
 
 # Direct values of these may be secrets: repr() and describe() mask them.
@@ -146,14 +181,18 @@ class Settings(NamedTuple):
     # semantic recall
     vector_url: str = "none"  # none | file:<path> (same libSQL file) | pinecone://<index-host>
     pinecone_api_key: str | None = None  # direct value or reference
-    embedder: str = "local"  # local | openai/<model> | bedrock/<model-id>
-    embedding_dimension: int = 256
+    embedder: str = "local"  # local | lexical | openai/<model> | bedrock/<model-id>
+    embedding_dimension: int | None = None  # None: the embedder's own (vector_dimension())
     indexing: str = "async"  # async | sync
 
     # LLM / OpenAI-compatible endpoints
     openai_base_url: str | None = None
     openai_api_key: str | None = None  # direct value or reference
     default_title_model: str = "local"
+
+    # the BLAS thread count the environment sets for numpy (BLAS_THREAD_VARIABLES); None: the
+    # local embedder runs BLAS on one thread
+    blas_threads: str | None = None
 
     # the process: AWS facts memkit needs itself (botocore reads the rest)
     aws_region: str | None = None  # AWS_REGION (Lambda's), else AWS_DEFAULT_REGION
@@ -165,6 +204,7 @@ class Settings(NamedTuple):
         env = os.environ if env is None else env
         lambda_runtime = _in_lambda(env)
         queue_url = env.get("MEMKIT_QUEUE_URL") or None
+        embedder = env.get("MEMKIT_EMBEDDER") or "local"
         settings = cls(
             storage_url=env.get("MEMKIT_STORAGE_URL") or "file:./memkit.db",
             # In AWS the table comes from template.yaml; creating it at runtime would need
@@ -189,8 +229,8 @@ class Settings(NamedTuple):
             queue_url=queue_url,
             vector_url=env.get("MEMKIT_VECTOR_URL") or "none",
             pinecone_api_key=env.get("PINECONE_API_KEY") or None,
-            embedder=env.get("MEMKIT_EMBEDDER") or "local",
-            embedding_dimension=_int(env, "MEMKIT_EMBEDDING_DIMENSION", 256),
+            embedder=embedder,
+            embedding_dimension=_int(env, "MEMKIT_EMBEDDING_DIMENSION", default_embedding_dimension(embedder)),
             indexing=(env.get("MEMKIT_INDEXING") or "async").strip().lower(),
             openai_base_url=env.get("MEMKIT_OPENAI_BASE_URL") or None,
             openai_api_key=env.get("OPENAI_API_KEY") or None,
@@ -198,6 +238,7 @@ class Settings(NamedTuple):
             aws_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             dynamodb_endpoint=env.get("AWS_ENDPOINT_URL_DYNAMODB") or env.get("AWS_ENDPOINT_URL") or None,
             lambda_runtime=lambda_runtime,
+            blas_threads=next((env[name] for name in BLAS_THREAD_VARIABLES if env.get(name)), None),
         )
         settings.validate()
         return settings
@@ -219,10 +260,17 @@ class Settings(NamedTuple):
             raise ConfigurationError(f"MEMKIT_LOG_FORMAT must be json or text, got {self.log_format!r}")
         if self.indexing not in ("async", "sync"):
             raise ConfigurationError(f"MEMKIT_INDEXING must be async or sync, got {self.indexing!r}")
-        if self.embedding_dimension <= 0:
+        if self.embedding_dimension is not None and self.embedding_dimension <= 0:
             raise ConfigurationError("MEMKIT_EMBEDDING_DIMENSION must be positive")
         if self.max_body_bytes <= 0:
             raise ConfigurationError("MEMKIT_MAX_BODY_BYTES must be positive")
+
+    def vector_dimension(self) -> int:
+        """The size of the vectors: ``MEMKIT_EMBEDDING_DIMENSION``, else the embedder's own. The
+        embedder and the vector store are both built with it."""
+        if self.embedding_dimension is not None:
+            return self.embedding_dimension
+        return default_embedding_dimension(self.embedder)
 
     def describe(self) -> dict[str, object]:
         """Settings without secret values, for logs and /api/memory/status."""

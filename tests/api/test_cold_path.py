@@ -28,6 +28,7 @@ print(json.dumps({
     "collecting after": gc.isenabled(),
     "frozen": gc.get_freeze_count(),
     "modules": sorted(name for name in sys.modules if name.startswith("memkit")),
+    "model": sorted(name for name in ("numpy", "tokenizers", "safetensors") if name in sys.modules),
 }))
 """
 
@@ -52,12 +53,13 @@ def cold_first_request(tmp_path: Path, **env: str) -> dict[str, Any]:
         env=child_env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    outcome: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["status"] == 200
+    return outcome
 
 
 def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path) -> None:
     outcome = cold_first_request(tmp_path)
-    assert outcome["status"] == 200
     loaded = set(outcome["modules"])
     assert {"memkit.operations.calls", "memkit.operations.args.threads"} <= loaded  # the scan sees the route's own
     # Other families' argument models, the job handlers (the worker's), recall and the cache
@@ -71,9 +73,19 @@ def test_the_first_list_threads_request_loads_only_its_own_route(tmp_path: Path)
         "memkit.cache.cached_store",
         "memkit.api.openapi",
         "memkit.formats",  # provider message formats are for library users, never a request
+        "memkit.integrations",  # agent-framework sessions (Strands, OpenAI Agents): agents' side
     }
     # The collector was off while the handler was imported, and the first invocation froze
     # what the init built and turned it back on (memkit.lambda_lifecycle).
     assert outcome["collecting during init"] is False
     assert outcome["frozen"] > 0
     assert outcome["collecting after"] is True
+
+
+def test_a_request_that_embeds_nothing_loads_neither_numpy_nor_the_local_model(tmp_path: Path) -> None:
+    # Given vectors and the local semantic embedder (the default), so the agent's Memory is built with them
+    outcome = cold_first_request(tmp_path, MEMKIT_VECTOR_URL=f"file:{tmp_path / 'memkit.db'}")
+    # Then a request that embeds nothing imports neither numpy nor the model's code
+    assert "memkit.embedders.local" in outcome["modules"]
+    assert "memkit.embedders.bert" not in outcome["modules"]
+    assert outcome["model"] == []

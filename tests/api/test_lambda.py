@@ -150,7 +150,7 @@ FUNCTIONS = {
     ("env", "reason"),
     [
         ({"MEMKIT_STORAGE_URL": "foo://x"}, "Unsupported storage URL 'foo://x': use file:<path>, :memory: or dynamodb://<table>"),
-        ({"MEMKIT_EMBEDDER": "foo"}, "MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got 'foo'"),
+        ({"MEMKIT_EMBEDDER": "foo"}, "MEMKIT_EMBEDDER must be local, lexical, openai/<model> or bedrock/<model-id>, got 'foo'"),
         (
             {"AWS_REGION": None, "AWS_DEFAULT_REGION": None, "AWS_CONFIG_FILE": "/nonexistent/aws-config"},
             "storage dynamodb://memkit-api-tests needs an AWS region: set AWS_REGION",

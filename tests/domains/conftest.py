@@ -27,6 +27,9 @@ class Backend:
     #: The service's limit on one stored item: a larger snapshot, score or span must fail with
     #: PayloadTooLargeError and write nothing. None: no limit at the sizes the suites use.
     max_item_bytes: int | None = None
+    #: How many new items (without external ids) one atomic write, and so one dataset version,
+    #: holds: a larger batch insert becomes consecutive versions. None: any batch is one version.
+    items_per_version: int | None = None
     marks: tuple[pytest.MarkDecorator, ...] = ()
 
 
@@ -46,6 +49,8 @@ BACKENDS: dict[str, Backend] = {
         open=_open_dynamodb,
         lists_runs_without_key=False,
         max_item_bytes=400 * 1024,
+        # 100 actions per TransactWriteItems, two of them the dataset's version and its record.
+        items_per_version=98,
         marks=(pytest.mark.dynamodb,),
     ),
 }
@@ -76,3 +81,8 @@ def scores(store: CompositeStore):
 @pytest.fixture
 def observability(store: CompositeStore):
     return store.observability
+
+
+@pytest.fixture
+def datasets(store: CompositeStore):
+    return store.datasets

@@ -9,6 +9,7 @@ import pytest
 from memkit.errors import ConfigurationError, MemkitError
 from memkit.models import ListThreadsInput, Thread
 from memkit.storage.composite import CompositeStore
+from memkit.storage.datasets.dynamodb import DynamoDBDatasetsStorage
 from memkit.storage.factory import create_store
 from memkit.storage.factory import create_memory_storage
 from memkit.storage.workflows.dynamodb import DynamoDBWorkflowsStorage
@@ -33,6 +34,23 @@ def test_memory_on_libsql_and_workflows_on_dynamodb(dynamodb_endpoint):
     store.close()
 
 
+@pytest.mark.dynamodb
+def test_datasets_on_dynamodb_beside_memory_on_libsql(dynamodb_endpoint):
+    store = CompositeStore(
+        default=create_store(":memory:"),
+        datasets=DynamoDBDatasetsStorage(DYNAMODB_DOMAINS_URL.removeprefix("dynamodb://"), create_table=True),
+    )
+
+    dataset = store.datasets.create_dataset({"name": unique_id("set")})
+    store.datasets.add_item(dataset.id, {"input": "q"})
+
+    assert (store.memory.name, store.workflows.name, store.datasets.name) == ("libsql", "libsql", "dynamodb")
+    assert store.datasets.get_dataset(dataset.id).version == 1
+    with store.memory.database.connection() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM datasets").fetchone()[0] == 0
+    store.close()
+
+
 def test_each_domain_falls_back_to_the_default_store():
     default = create_store(":memory:")
     override = create_store(":memory:")
@@ -42,6 +60,7 @@ def test_each_domain_falls_back_to_the_default_store():
     assert store.workflows is default.workflows
     assert store.memory is default.memory
     assert store.observability is default.observability
+    assert store.datasets is default.datasets
     store.close()
     override.close()
 
@@ -66,21 +85,21 @@ def test_libsql_domains_share_the_memory_file_and_survive_reopening(tmp_path: Pa
     store.observability.create_span(
         {"traceId": "trace-1", "spanId": "root", "name": "run", "spanType": "agent_run", "startedAt": at(0)}
     )
+    dataset = store.datasets.create_dataset({"id": "set-1", "name": "capitals"})
+    store.datasets.add_item(dataset.id, {"input": "Capital of Portugal?"})
     with store.memory.database.connection() as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     store.close()
 
     reopened = create_store(url)
 
-    assert {"threads", "workflow_runs", "scores", "spans"} <= tables
+    assert {"threads", "workflow_runs", "scores", "spans", "datasets", "dataset_items", "experiments"} <= tables
     assert reopened.workflows.load_snapshot("support", "run-1") == {"status": "success"}
     assert reopened.scores.get_score("score-1").score == 1
     assert reopened.observability.get_trace("trace-1").spans[0].name == "run"
-    assert {domain: reopened.memory.database.schema_version(domain) for domain in ("workflows", "scores", "observability")} == {
-        "workflows": 1,
-        "scores": 1,
-        "observability": 1,
-    }
+    assert [item.input for item in reopened.datasets.list_items("set-1").items] == ["Capital of Portugal?"]
+    domains = ("workflows", "scores", "observability", "datasets")
+    assert {domain: reopened.memory.database.schema_version(domain) for domain in domains} == dict.fromkeys(domains, 1)
     reopened.close()
 
 
@@ -98,9 +117,8 @@ def test_closing_the_composite_closes_the_shared_libsql_connection():
 def test_dynamodb_store_puts_every_domain_on_the_one_table(dynamodb_endpoint):
     store = create_store(DYNAMODB_DOMAINS_URL)
 
-    assert {store.domain(name).table_name for name in ("memory", "workflows", "scores", "observability")} == {
-        "memkit-domains"
-    }
+    domains = ("memory", "workflows", "scores", "observability", "datasets")
+    assert {store.domain(name).table_name for name in domains} == {"memkit-domains"}
     store.close()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import memkit.storage.datasets.libsql as datasets_libsql
 import memkit.storage.memory.libsql.store as memory_libsql
 import memkit.storage.observability.libsql as observability_libsql
 import memkit.storage.scores.libsql as scores_libsql
@@ -21,12 +22,26 @@ LISTINGS: dict[str, tuple[ModuleType, Callable[[CompositeStore], Any]]] = {
     "workflow runs": (workflows_libsql, lambda store: store.workflows.list_runs(per_page=2)),
     "scores": (scores_libsql, lambda store: store.scores.list_scores_by_scorer_id("scorer-1", per_page=2)),
     "traces": (observability_libsql, lambda store: store.observability.list_traces(per_page=2)),
+    "datasets": (datasets_libsql, lambda store: store.datasets.list_datasets(per_page=2)),
+    "dataset items": (datasets_libsql, lambda store: store.datasets.list_items(_dataset(store), per_page=2)),
+    "experiments": (datasets_libsql, lambda store: store.datasets.list_experiments(per_page=2)),
+    "experiment results": (datasets_libsql, lambda store: store.datasets.list_experiment_results(*_experiment(store), per_page=2)),
     "threads": (memory_libsql, lambda store: store.memory.list_threads(ListThreadsInput(resource_id="res-1"))),
     "messages": (
         memory_libsql,
         lambda store: store.memory.list_messages_by_resource_id(ListMessagesByResourceInput(resource_id="res-1")),
     ),
 }
+
+
+def _dataset(store: CompositeStore) -> str:
+    return store.datasets.create_dataset({"name": "listed"}).id
+
+
+def _experiment(store: CompositeStore) -> tuple[str, str]:
+    dataset_id = _dataset(store)
+    store.datasets.add_item(dataset_id, {"input": "q"})
+    return dataset_id, store.datasets.create_experiment(dataset_id, {}).id
 
 
 @pytest.fixture

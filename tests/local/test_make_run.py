@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -57,7 +58,7 @@ def run_until_it_stops(tmp_path: Path, **env: str | None) -> tuple[int, list[str
             {"MEMKIT_STORAGE_URL": "foo://x"},
             "make run: Unsupported storage URL 'foo://x': use file:<path>, :memory: or dynamodb://<table>",
         ),
-        ({"MEMKIT_EMBEDDER": "foo"}, "make run: MEMKIT_EMBEDDER must be local, openai/<model> or bedrock/<model-id>, got 'foo'"),
+        ({"MEMKIT_EMBEDDER": "foo"}, "make run: MEMKIT_EMBEDDER must be local, lexical, openai/<model> or bedrock/<model-id>, got 'foo'"),
         (
             # No region anywhere botocore looks: not in the environment, no config file.
             {"MEMKIT_STORAGE_URL": "dynamodb://memkit-table", "AWS_REGION": None, "AWS_DEFAULT_REGION": None,
@@ -99,3 +100,16 @@ def test_the_banner_comes_once_the_port_is_bound(local_server: LocalServer) -> N
     # The fixture waited for /health; the first line printed names the address that answered.
     output = local_server.stop()
     assert output.splitlines()[0].startswith(f"memkit API on {local_server.base_url} ")
+
+
+def test_the_listening_socket_says_tcp_so_replies_are_not_delayed_by_nagle() -> None:
+    # asyncio disables Nagle's algorithm (TCP_NODELAY) on accepted sockets only when the
+    # listening socket's protocol is IPPROTO_TCP; with protocol 0, every reply on a kept-alive
+    # connection waited for the client's delayed ACK (~40 ms).
+    from infra.local.run import _bind
+
+    sock = _bind(stack.free_port())
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

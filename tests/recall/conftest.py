@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from memkit.embedders.local import LocalEmbedder
+from memkit.embedders.lexical import LexicalEmbedder
 from memkit.memory import Memory
 from memkit.models import format_ts
 from memkit.storage.memory.libsql.store import LibSQLStore
@@ -98,7 +98,7 @@ def make_memory(backend: Backend) -> Callable[..., Memory]:
     def build(config: dict[str, Any] | None = None, **kwargs: Any) -> Memory:
         options: dict[str, Any] = {
             "vector": backend.vector,
-            "embedder": LocalEmbedder(DIMENSION),
+            "embedder": LexicalEmbedder(DIMENSION),
             "indexing": "sync",
             **kwargs,
         }

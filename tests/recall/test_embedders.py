@@ -1,4 +1,5 @@
-"""The embedders: the local one's properties, the OpenAI-compatible one against the stand-in
+"""The embedders: the lexical one's properties (the local semantic one has its own file,
+``test_local_embedder.py``), the OpenAI-compatible one against the stand-in
 (``openai_stub``), Bedrock Titan v2 through botocore's Stubber, and the factories. Every failure
 is classified for the job queue (Bedrock's in ``tests/unit/test_bedrock_errors.py``, shared with
 the Bedrock language model), and a wrong dimension is a ConfigurationError."""
@@ -20,8 +21,9 @@ from botocore.stub import Stubber
 
 from infra.local import stack
 from memkit.embedders.bedrock import BedrockEmbedder
-from memkit.embedders.factory import create_embedder
-from memkit.embedders.local import LocalEmbedder, stem
+from memkit.embedders.factory import create_embedder, embedder_name
+from memkit.embedders.lexical import LexicalEmbedder, stem
+from memkit.embedders.local import LocalEmbedder
 from memkit.embedders.openai import OpenAIEmbedder
 from memkit.errors import ConfigurationError, PermanentJobError, RetryableError
 from memkit.settings import Settings
@@ -36,26 +38,26 @@ def cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
-# ---------------------------------------------------------------- local
+# ---------------------------------------------------------------- lexical
 
 
-def test_local_vectors_are_unit_length_and_of_the_configured_dimension() -> None:
-    vectors = LocalEmbedder(384).embed(["My dog Rex loves the beach", "", "???", "a an the"])
+def test_lexical_vectors_are_unit_length_and_of_the_configured_dimension() -> None:
+    vectors = LexicalEmbedder(384).embed(["My dog Rex loves the beach", "", "???", "a an the"])
     assert [len(v) for v in vectors] == [384] * 4
     assert all(math.isclose(math.sqrt(sum(x * x for x in v)), 1.0, rel_tol=1e-9) for v in vectors)
 
 
-def test_local_vectors_are_the_same_in_every_process() -> None:
+def test_lexical_vectors_are_the_same_in_every_process() -> None:
     """The worker and the API server embed in different processes; str hashes are salted per
     process, so the embedder must not use them."""
-    script = "from memkit.embedders.local import LocalEmbedder; print(LocalEmbedder(64).embed_one('golden retriever Rex')[:8])"
+    script = "from memkit.embedders.lexical import LexicalEmbedder; print(LexicalEmbedder(64).embed_one('golden retriever Rex')[:8])"
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout for _ in range(2)}
     assert len(runs) == 1
-    assert runs.pop().strip() == str(LocalEmbedder(64).embed_one("golden retriever Rex")[:8])
+    assert runs.pop().strip() == str(LexicalEmbedder(64).embed_one("golden retriever Rex")[:8])
 
 
-def test_local_embedder_matches_words_and_their_inflections_not_meanings() -> None:
-    embedder = LocalEmbedder(256)
+def test_lexical_embedder_matches_words_and_their_inflections_not_meanings() -> None:
+    embedder = LexicalEmbedder(256)
     [query, same_words, inflected, synonym, unrelated] = embedder.embed(
         [
             "what is my dog's name?",
@@ -176,22 +178,50 @@ def test_bedrock_embedder_refuses_what_titan_v2_cannot_do() -> None:
 
 
 def test_the_embedder_factory_reads_the_setting(openai_stub: str) -> None:
-    assert isinstance(create_embedder(Settings(embedder="local", embedding_dimension=128)), LocalEmbedder)
+    # Given each choice of MEMKIT_EMBEDDER, with the dimension left to the embedder
+    local = create_embedder(Settings(embedder="local"))
+    lexical = create_embedder(Settings(embedder="lexical"))
     openai = create_embedder(Settings(embedder="openai/text-embedding-3-small", openai_base_url=openai_stub, openai_api_key="k"))
-    assert isinstance(openai, OpenAIEmbedder) and openai.model == "text-embedding-3-small"
     bedrock = create_embedder(Settings(embedder=f"bedrock/{TITAN}", embedding_dimension=1024))
+    # Then each is its backend, of the dimension it produces by default or was given
+    assert isinstance(local, LocalEmbedder) and local.dimension == 384
+    assert isinstance(lexical, LexicalEmbedder) and lexical.dimension == 256
+    assert isinstance(openai, OpenAIEmbedder) and openai.model == "text-embedding-3-small" and openai.dimension == 256
     assert isinstance(bedrock, BedrockEmbedder) and bedrock.dimension == 1024
-    for bad in ("openai", "bedrock/", "sentence-transformers/all-MiniLM"):
-        with pytest.raises(ConfigurationError, match="MEMKIT_EMBEDDER"):
+    assert create_embedder(Settings(embedder="lexical", embedding_dimension=128)).dimension == 128
+    # And the name a vector index records is known without building the embedder
+    for settings, embedder in [
+        (Settings(embedder=" local "), local),
+        (Settings(embedder="lexical"), lexical),
+        (Settings(embedder="openai/text-embedding-3-small"), openai),
+        (Settings(embedder=f"bedrock/{TITAN}"), bedrock),
+    ]:
+        assert embedder_name(settings) == embedder.name
+    assert len({local.name, lexical.name, openai.name, bedrock.name}) == 4
+    for bad in ("openai", "bedrock/", "sentence-transformers/all-MiniLM", "Local", ""):
+        with pytest.raises(ConfigurationError, match="MEMKIT_EMBEDDER must be local, lexical"):
             create_embedder(Settings(embedder=bad))
     with pytest.raises(ConfigurationError, match="OPENAI_API_KEY"):
         create_embedder(Settings(embedder="openai/text-embedding-3-small"))
 
 
+def test_the_local_model_has_one_dimension() -> None:
+    with pytest.raises(ConfigurationError, match="produces 384-dimensional vectors; MEMKIT_EMBEDDING_DIMENSION is 256"):
+        create_embedder(Settings(embedder="local", embedding_dimension=256))
+
+
+def test_the_dimension_setting_defaults_to_the_embedders_own() -> None:
+    assert Settings.from_env({}).embedding_dimension == 384
+    assert Settings.from_env({"MEMKIT_EMBEDDER": "lexical"}).embedding_dimension == 256
+    assert Settings.from_env({"MEMKIT_EMBEDDER": f"bedrock/{TITAN}"}).embedding_dimension == 256
+    assert Settings.from_env({"MEMKIT_EMBEDDER": "lexical", "MEMKIT_EMBEDDING_DIMENSION": "64"}).embedding_dimension == 64
+    assert Settings().vector_dimension() == 384 and Settings(embedder="lexical").vector_dimension() == 256
+
+
 def test_the_vector_store_factory_reads_the_setting(tmp_path: Any, pinecone_host: str) -> None:
     database = f"file:{tmp_path / 'memkit.db'}"
-    libsql = create_vector_store(Settings(vector_url=database, embedding_dimension=64))
-    assert isinstance(libsql, LibSQLVector) and libsql.dimension() == 64
+    libsql = create_vector_store(Settings(vector_url=database, embedder="lexical", embedding_dimension=64))
+    assert isinstance(libsql, LibSQLVector) and libsql.dimension() == 64 and libsql.embedder == "lexical"
     libsql.close()
     pinecone = create_vector_store(Settings(vector_url=f"pinecone://{pinecone_host}", pinecone_api_key="local"))
     assert isinstance(pinecone, PineconeVector) and pinecone.host == pinecone_host
@@ -202,16 +232,16 @@ def test_the_vector_store_factory_reads_the_setting(tmp_path: Any, pinecone_host
 
 
 def test_in_memory_vectors_need_no_runtime_and_serve_queries() -> None:
-    vector = create_vector_store(Settings(vector_url=":memory:", embedding_dimension=4))
+    vector = create_vector_store(Settings(vector_url=":memory:", embedder="lexical", embedding_dimension=16))
     try:
         record = VectorRecord(
             message_id="m1", chunk=0, thread_id="t1", role="user",
-            created_at="2026-01-01T00:00:00.000Z", values=[1.0, 0.0, 0.0, 0.0],
+            created_at="2026-01-01T00:00:00.000Z", values=[1.0] + [0.0] * 15,
         )
         vector.upsert("r1", [record])
-        [hit] = vector.query("r1", [1.0, 0.0, 0.0, 0.0], 4)
+        [hit] = vector.query("r1", [1.0] + [0.0] * 15, 4)
         assert (hit.message_id, hit.thread_id) == ("m1", "t1")
-        assert vector.query("r2", [1.0, 0.0, 0.0, 0.0], 4) == []
+        assert vector.query("r2", [1.0] + [0.0] * 15, 4) == []
     finally:
         vector.close()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from infra.local import stack
-from memkit.embedders.local import LocalEmbedder
+from memkit.embedders.lexical import LexicalEmbedder
 from memkit.errors import ConfigurationError, RetryableError
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.memory import Memory
@@ -44,7 +44,7 @@ def down_memory(store: LibSQLStore) -> Iterator[tuple[Memory, InProcessQueue]]:
         store,
         config={"lastMessages": 5, "semanticRecall": RECALL},
         vector=unreachable_pinecone(),
-        embedder=LocalEmbedder(DIMENSION),
+        embedder=LexicalEmbedder(DIMENSION),
         indexing="async",
     )
     queue = InProcessQueue(OneMemory(memory).run, max_attempts=2, base_delay=0.01)
@@ -60,7 +60,7 @@ def down_memory_without_worker(store: LibSQLStore) -> Memory:
         store,
         config={"lastMessages": 5, "semanticRecall": RECALL},
         vector=unreachable_pinecone(),
-        embedder=LocalEmbedder(DIMENSION),
+        embedder=LexicalEmbedder(DIMENSION),
         jobs=RecordingQueue(),
         indexing="async",
     )
@@ -126,7 +126,7 @@ def test_a_failed_inline_indexing_does_not_fail_the_save_and_goes_to_the_queue(s
         store,
         config={"semanticRecall": RECALL},
         vector=unreachable_pinecone(),
-        embedder=LocalEmbedder(DIMENSION),
+        embedder=LexicalEmbedder(DIMENSION),
         indexing="sync",
     )
     queue = InProcessQueue(OneMemory(memory).run, max_attempts=1)
@@ -145,7 +145,7 @@ def test_a_failed_inline_indexing_does_not_fail_the_save_and_goes_to_the_queue(s
 def test_without_a_queue_a_failed_indexing_is_logged_and_the_save_succeeds(
     store: LibSQLStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    memory = Memory(store, config={"semanticRecall": RECALL}, vector=unreachable_pinecone(), embedder=LocalEmbedder(DIMENSION))
+    memory = Memory(store, config={"semanticRecall": RECALL}, vector=unreachable_pinecone(), embedder=LexicalEmbedder(DIMENSION))
     resource_id = uid("res")
     memory.create_thread(resource_id=resource_id, thread_id="t1")
     with caplog.at_level(logging.ERROR, logger="memkit.recall"):
@@ -162,7 +162,7 @@ def test_a_pinecone_index_of_another_dimension_is_a_configuration_error(pinecone
     with pytest.raises(ConfigurationError, match="dimension 256.*MEMKIT_EMBEDDING_DIMENSION is 512"):
         vector.query(uid("res"), [0.1] * 512, 4)
     # and recall does not hide it behind a warning: a broken deployment must be loud
-    memory = Memory(store, config={"semanticRecall": RECALL}, vector=vector, embedder=LocalEmbedder(512))
+    memory = Memory(store, config={"semanticRecall": RECALL}, vector=vector, embedder=LexicalEmbedder(512))
     memory.create_thread(resource_id="r1", thread_id="t1")
     with pytest.raises(ConfigurationError):
         memory.recall(thread_id="t1", resource_id="r1", query="anything")
@@ -175,18 +175,26 @@ def test_a_pinecone_index_with_another_metric_is_a_configuration_error() -> None
             vector.upsert("r1", [])
 
 
-def test_a_libsql_vector_table_of_another_dimension_is_a_configuration_error(tmp_path: Path) -> None:
-    url = f"file:{tmp_path}/memkit.db"
-    first = LibSQLStore(url)
-    LibSQLVector(first.database, 256)
-    with pytest.raises(ConfigurationError, match="dimension 256.*MEMKIT_EMBEDDING_DIMENSION is 384"):
-        LibSQLVector(first.database, 384)
-    first.close()
+def test_a_libsql_vector_table_of_another_embedder_is_a_configuration_error_naming_the_reindex_command(tmp_path: Path) -> None:
+    # Given a file whose vectors the lexical embedder made
+    store = LibSQLStore(f"file:{tmp_path}/memkit.db")
+    LibSQLVector(store.database, 256, embedder="lexical")
+    # When a process configured with the local model opens it, it is refused with the way out
+    with pytest.raises(
+        ConfigurationError,
+        match=r"made by lexical \(256 dimensions\), but the configured embedder \(MEMKIT_EMBEDDER\) is "
+        r"local/all-MiniLM-L6-v2 \(384 dimensions\); re-index them with the new embedder: `python -m memkit reindex`",
+    ):
+        LibSQLVector(store.database, 384, embedder="local/all-MiniLM-L6-v2")
+    # And another model of the same dimension is refused too: its scores would mean nothing
+    with pytest.raises(ConfigurationError, match=r"made by lexical \(256 dimensions\).* is openai/text-embedding-3-small \(256"):
+        LibSQLVector(store.database, 256, embedder="openai/text-embedding-3-small")
+    store.close()
 
 
 def test_an_embedder_of_the_wrong_dimension_is_a_configuration_error(store: LibSQLStore) -> None:
     vector = LibSQLVector(store.database, DIMENSION)
-    memory = Memory(store, config={"semanticRecall": RECALL}, vector=vector, embedder=LocalEmbedder(128))
+    memory = Memory(store, config={"semanticRecall": RECALL}, vector=vector, embedder=LexicalEmbedder(128))
     memory.create_thread(resource_id="r1", thread_id="t1")
     with pytest.raises(ConfigurationError):
         memory.recall(thread_id="t1", resource_id="r1", query="anything")

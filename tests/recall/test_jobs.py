@@ -141,7 +141,7 @@ def test_the_runtime_wires_recall_for_every_agent(tmp_path: Path) -> None:
             "recall": MemoryConfig.model_validate({"semanticRecall": {"topK": 2, "messageRange": 0}, "lastMessages": 0}),
         }
     )
-    runtime = Runtime(Settings(storage_url=database, vector_url=database, embedding_dimension=DIMENSION), registry)
+    runtime = Runtime(Settings(storage_url=database, vector_url=database, embedder="lexical", embedding_dimension=DIMENSION), registry)
     try:
         recall, plain = runtime.memory("recall"), runtime.memory("default")
         resource_id = uid("res")

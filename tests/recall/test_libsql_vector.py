@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from memkit.embedders.local import LocalEmbedder
+from memkit.embedders.lexical import LexicalEmbedder
 from memkit.storage.memory.libsql.store import LibSQLStore
 from memkit.vector.base import VectorRecord
 from memkit.vector.libsql import VECTOR_DOMAIN, LibSQLVector
@@ -25,7 +25,7 @@ def store(tmp_path: Path) -> Iterator[LibSQLStore]:
 
 
 def records(prefix: str, texts: list[str]) -> list[VectorRecord]:
-    vectors = LocalEmbedder(DIMENSION).embed(texts)
+    vectors = LexicalEmbedder(DIMENSION).embed(texts)
     return [
         VectorRecord(f"{prefix}{n}", 0, f"{prefix}thread", "user", "2025-01-01T00:00:00.000Z", vector)
         for n, vector in enumerate(vectors)
@@ -34,7 +34,7 @@ def records(prefix: str, texts: list[str]) -> list[VectorRecord]:
 
 def test_vectors_live_in_the_stores_file_as_a_versioned_domain(store: LibSQLStore) -> None:
     LibSQLVector(store.database, DIMENSION)
-    assert store.database.schema_version(VECTOR_DOMAIN) == 1
+    assert store.database.schema_version(VECTOR_DOMAIN) == 2
     with store.database.connection() as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     assert {"memkit_vectors", "messages", "threads"} <= tables
@@ -49,7 +49,7 @@ def test_the_ann_path_finds_a_small_resources_rows_among_many(store: LibSQLStore
     exact = LibSQLVector(store.database, DIMENSION)
     exact.upsert("crowd", records("c", crowd))
     exact.upsert("mine", records("m", mine))
-    [query] = LocalEmbedder(DIMENSION).embed(["sailing boat sails"])
+    [query] = LexicalEmbedder(DIMENSION).embed(["sailing boat sails"])
 
     expected = [hit.message_id for hit in exact.query("mine", query, 3)]
     ann = LibSQLVector(store.database, DIMENSION, exact_scan_limit=0)  # always through vector_top_k
@@ -63,6 +63,6 @@ def test_the_ann_path_finds_a_small_resources_rows_among_many(store: LibSQLStore
 def test_the_ann_path_respects_the_thread_filter_and_an_empty_scope(store: LibSQLStore) -> None:
     ann = LibSQLVector(store.database, DIMENSION, exact_scan_limit=0)
     ann.upsert("r1", records("a", ["alpha one", "alpha two"]) + records("b", ["beta one"]))
-    [query] = LocalEmbedder(DIMENSION).embed(["alpha"])
+    [query] = LexicalEmbedder(DIMENSION).embed(["alpha"])
     assert {hit.thread_id for hit in ann.query("r1", query, 5, thread_id="bthread")} == {"bthread"}
     assert ann.query("nobody", query, 5) == []

@@ -64,3 +64,16 @@ def test_the_answer_is_usually_the_best_hit(backend: Backend, make_memory: Calla
         hits = backend.vector.query(corpus.resource(probe["resourceId"]), vector, TOP_K, thread_id=thread_id)
         first += bool(hits) and hits[0].message_id == probe["answer"]
     assert first >= 0.7 * len(corpus.probes), f"the answer ranked first for only {first} of {len(corpus.probes)} probes"
+
+
+def test_the_recall_benchmarks_questions_share_no_word_with_their_answers() -> None:
+    """``make bench``'s quality set is only a test of meaning while this holds; it refuses to
+    load otherwise, and a question edited into sharing a word with its answer fails here first."""
+    from bench.recall_quality import content_words, load_set, messages_by_id
+
+    data = load_set()
+    texts = messages_by_id(data)
+    assert len(data["probes"]) >= 40
+    assert all(not content_words(p["query"]) & content_words(texts[p["answer"]]) for p in data["probes"])
+    # the checker itself sees shared stems: "dogs" and "dog" are one word to it
+    assert content_words("my dogs") & content_words("a dog")

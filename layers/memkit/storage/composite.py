@@ -6,7 +6,7 @@ share the table. Mixing backends is explicit::
 
     memory = create_memory_storage("file:./memkit.db")
     store = CompositeStore(
-        default=create_store("dynamodb://memkit"),  # workflows, scores, traces on DynamoDB
+        default=create_store("dynamodb://memkit"),  # workflows, scores, traces, datasets on DynamoDB
         memory=memory,                                # conversations in the local file
     )
 
@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 from memkit.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from memkit.storage.datasets.base import DatasetsStorage
     from memkit.storage.memory.base import MemoryStorage
     from memkit.storage.observability.base import ObservabilityStorage
     from memkit.storage.scores.base import ScoresStorage
     from memkit.storage.workflows.base import WorkflowsStorage
 
-DOMAINS = ("memory", "workflows", "scores", "observability")
+DOMAINS = ("memory", "workflows", "scores", "observability", "datasets")
 
 
 class CompositeStore:
@@ -43,8 +44,15 @@ class CompositeStore:
         workflows: WorkflowsStorage | None = None,
         scores: ScoresStorage | None = None,
         observability: ObservabilityStorage | None = None,
+        datasets: DatasetsStorage | None = None,
     ):
-        given = {"memory": memory, "workflows": workflows, "scores": scores, "observability": observability}
+        given = {
+            "memory": memory,
+            "workflows": workflows,
+            "scores": scores,
+            "observability": observability,
+            "datasets": datasets,
+        }
         self._default = default
         self._overrides = {domain: adapter for domain, adapter in given.items() if adapter is not None}
         self._builders: dict[str, Callable[[], Any]] = {}
@@ -90,6 +98,10 @@ class CompositeStore:
     @property
     def observability(self) -> ObservabilityStorage:
         return self.domain("observability")
+
+    @property
+    def datasets(self) -> DatasetsStorage:
+        return self.domain("datasets")
 
     def close(self) -> None:
         """Close the overriding adapters (those built, of a deferred store), then the default

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from memkit.storage.memory.libsql.store import LibSQLStore
 
 MIN_TABLE_NAME = 3
+#: the domains that live beside the memory domain, on its file or table
+OTHER_DOMAINS = ("workflows", "scores", "observability", "datasets")
 
 
 class StorageLocation(NamedTuple):
@@ -74,10 +76,11 @@ def create_store(
 
 
 def other_domains(memory: MemoryStorage, *, region: str | None = None, endpoint_hint: str | None = None) -> dict[str, Any]:
-    """The workflows, scores and observability adapters on the memory store's file or table."""
+    """The other domains' adapters (workflows, scores, observability, datasets) on the memory
+    store's file or table."""
     return {
         name: domain_adapter(name, memory, region=region, endpoint_hint=endpoint_hint)
-        for name in ("workflows", "scores", "observability")
+        for name in OTHER_DOMAINS
     }
 
 
@@ -97,6 +100,10 @@ def domain_adapter(name: str, memory: MemoryStorage, *, region: str | None = Non
             from memkit.storage.observability.libsql import LibSQLObservabilityStorage
 
             return LibSQLObservabilityStorage(database)
+        if name == "datasets":
+            from memkit.storage.datasets.libsql import LibSQLDatasetsStorage
+
+            return LibSQLDatasetsStorage(database)
     elif memory.name == "dynamodb":
         # The memory store already created the table if asked to.
         table = cast("DynamoDBStore", memory).table_name
@@ -112,6 +119,10 @@ def domain_adapter(name: str, memory: MemoryStorage, *, region: str | None = Non
             from memkit.storage.observability.dynamodb import DynamoDBObservabilityStorage
 
             return DynamoDBObservabilityStorage(table, region=region, endpoint_hint=endpoint_hint)
+        if name == "datasets":
+            from memkit.storage.datasets.dynamodb import DynamoDBDatasetsStorage
+
+            return DynamoDBDatasetsStorage(table, region=region, endpoint_hint=endpoint_hint)
     else:
         raise ConfigurationError(f"the {memory.name!r} memory store has no adapters for the other domains")
     raise ConfigurationError(f"unknown storage domain {name!r}")

@@ -9,7 +9,9 @@ file's migrations.
 Layout: ``memkit_vectors`` has one row per message chunk, ``id = <messageId>#<chunk>``, the
 resource and thread as columns (the partition Pinecone gets from namespaces and metadata),
 and the embedding in libSQL's native ``F32_BLOB(dimension)`` type, with a DiskANN index
-(``libsql_vector_idx``, cosine).
+(``libsql_vector_idx``, cosine). ``memkit_vector_settings`` records the dimension and the
+embedder that made the vectors; a process configured with another is refused, and
+``memkit.vector.libsql_reindex`` (``python -m memkit reindex``) moves the table to it.
 
 Querying. ``vector_top_k`` searches the ANN index of the whole table, so a resource's nearest
 neighbours have to be filtered out of the global ones, over-fetching until enough are found.
@@ -60,14 +62,18 @@ ANN_FIRST_OVERFETCH = 8
 ANN_GROWTH = 4
 
 
-def vector_migrations(dimension: int) -> tuple[Migration, ...]:
-    """The ``vectors`` domain's schema. The dimension is part of the column type, so it is fixed
-    when the table is created and recorded in ``memkit_vector_settings`` to be checked later."""
-    return (
-        Migration(
-            1,
-            (
-                f"""CREATE TABLE memkit_vectors (
+VECTOR_TABLE = "memkit_vectors"
+# The table's indexes; a re-index (memkit.vector.libsql_reindex) builds them again on the table
+# it swaps in.
+VECTOR_INDEX_SQL = (
+    f"CREATE INDEX memkit_vectors_by_resource ON {VECTOR_TABLE} (resource_id, thread_id)",
+    f"CREATE INDEX memkit_vectors_by_message ON {VECTOR_TABLE} (message_id, chunk)",
+    f"CREATE INDEX {ANN_INDEX} ON {VECTOR_TABLE} (libsql_vector_idx(embedding, {ANN_OPTIONS}))",
+)
+
+
+def create_vector_table_sql(table: str, dimension: int) -> str:
+    return f"""CREATE TABLE {table} (
                     id          TEXT PRIMARY KEY,
                     resource_id TEXT NOT NULL,
                     thread_id   TEXT NOT NULL,
@@ -76,18 +82,35 @@ def vector_migrations(dimension: int) -> tuple[Migration, ...]:
                     role        TEXT NOT NULL,
                     created_at  TEXT NOT NULL,
                     embedding   F32_BLOB({int(dimension)}) NOT NULL
-                )""",
-                "CREATE INDEX memkit_vectors_by_resource ON memkit_vectors (resource_id, thread_id)",
-                "CREATE INDEX memkit_vectors_by_message ON memkit_vectors (message_id, chunk)",
-                f"CREATE INDEX {ANN_INDEX} ON memkit_vectors (libsql_vector_idx(embedding, {ANN_OPTIONS}))",
+                )"""
+
+
+def vector_migrations(dimension: int) -> tuple[Migration, ...]:
+    """The ``vectors`` domain's schema. The dimension is part of the column type, so it is fixed
+    when the table is created and recorded in ``memkit_vector_settings``, with the embedder's
+    name, to be checked by every process that opens the file."""
+    return (
+        Migration(
+            1,
+            (
+                create_vector_table_sql(VECTOR_TABLE, dimension),
+                *VECTOR_INDEX_SQL,
                 "CREATE TABLE memkit_vector_settings (dimension INTEGER NOT NULL)",
                 f"INSERT INTO memkit_vector_settings (dimension) VALUES ({int(dimension)})",
             ),
         ),
+        # Which embedder made the vectors: two models of one dimension (lexical and Titan at
+        # 256) must not share an index either. Tables from before this step have NULL, and
+        # the first embedder of their dimension to open them is recorded.
+        Migration(2, ("ALTER TABLE memkit_vector_settings ADD COLUMN embedder TEXT",)),
     )
 
 
-SELECT_DIMENSION_SQL = "SELECT dimension FROM memkit_vector_settings"
+REINDEX_COMMAND = "python -m memkit reindex"
+
+
+SELECT_SETTINGS_SQL = "SELECT dimension, embedder FROM memkit_vector_settings"
+CLAIM_EMBEDDER_SQL = "UPDATE memkit_vector_settings SET embedder = ? WHERE embedder IS NULL"
 UPSERT_VECTOR_SQL = """
 INSERT INTO memkit_vectors (id, resource_id, thread_id, message_id, chunk, role, created_at, embedding)
 VALUES (?, ?, ?, ?, ?, ?, ?, vector32(?))
@@ -127,9 +150,13 @@ class LibSQLVector(VectorStore):
         database: LibSQLDatabase,
         dimension: int,
         *,
+        embedder: str | None = None,
         exact_scan_limit: int = EXACT_SCAN_LIMIT,
         owns_database: bool = False,
     ):
+        """``embedder`` names the embedder whose vectors this process writes and queries with
+        (``memkit.embedders.factory.embedder_name``); the table's must be the same. None skips
+        that check (tests and tools handing in vectors of their own)."""
         self.database = database
         self._owns_database = owns_database
         self._dimension = dimension
@@ -137,12 +164,14 @@ class LibSQLVector(VectorStore):
         self.exact_scan_limit = exact_scan_limit
         database.migrate(VECTOR_DOMAIN, vector_migrations(dimension))
         with database.connection() as conn:
-            stored = conn.execute(SELECT_DIMENSION_SQL).fetchone()[0]
-        if stored != dimension:
-            raise ConfigurationError(
-                f"the vectors in {database.path} have dimension {stored}, but MEMKIT_EMBEDDING_DIMENSION "
-                f"is {dimension}; use the embedder they were made with, or a new file"
-            )
+            stored_dimension, stored_embedder = conn.execute(SELECT_SETTINGS_SQL).fetchone()
+        if stored_dimension == dimension and stored_embedder is None and embedder is not None:
+            with database.transaction() as conn:
+                conn.execute(CLAIM_EMBEDDER_SQL, (embedder,))
+                # Another process may have claimed it first: what the table says is what counts.
+                stored_dimension, stored_embedder = conn.execute(SELECT_SETTINGS_SQL).fetchone()
+        check_index(database.path, stored_dimension, stored_embedder, dimension, embedder)
+        self.embedder = stored_embedder
 
     def dimension(self) -> int:
         return self._dimension
@@ -236,6 +265,22 @@ class LibSQLVector(VectorStore):
         # A database handed in is shared with the memory domain, and its opener closes it.
         if self._owns_database:
             self.database.close()
+
+
+def check_index(
+    path: str, stored_dimension: int, stored_embedder: str | None, dimension: int, embedder: str | None
+) -> None:
+    """Refuse an index made by another embedder, or of another dimension, naming the command
+    that rebuilds it: mixing vectors of two models would make every score meaningless."""
+    if stored_dimension == dimension and (embedder is None or stored_embedder in (None, embedder)):
+        return
+    made_by = stored_embedder or "an embedder it did not record"
+    configured = f"the configured embedder (MEMKIT_EMBEDDER) is {embedder}" if embedder else "this process uses another"
+    raise ConfigurationError(
+        f"the vectors in {path} were made by {made_by} ({stored_dimension} dimensions), but "
+        f"{configured} ({dimension} dimensions); re-index them with the new embedder: "
+        f"`{REINDEX_COMMAND}` (or `make reindex`), or set MEMKIT_EMBEDDER back"
+    )
 
 
 def _hit(row: Sequence[Any]) -> VectorHit:

@@ -16,5 +16,7 @@ workflows      ``RUN#``; ``WF#``, ``WFRES#`` (``docs/domains.md``, as the two be
 scores         ``SCORE#``; ``SCORER#``, ``SCORERUN#``, ``SCOREBATCH#``, ``SCOREENT#``,
                ``SCORESPAN#``, ``SCOREDATASET#``
 observability  ``TRACE#``, ``TRACEMONTHS``; ``TRACES#``, ``TRACEENT#``
+datasets       ``DS#``, ``EXP#``; ``DATASETS``, ``EXPERIMENTS``, ``DSITEMS#``, ``DSREVS#``,
+               ``DSEXP#``, ``EXPRES#``
 =============  ===============================================================================
 """

@@ -69,9 +69,12 @@ def page_across(
     filter_condition: Condition | None,
     offset: int,
     limit: int | None,
+    *,
+    oldest_first: bool = False,
 ) -> tuple[int, list[Any]]:
     """``(total, items)``: items ``offset .. offset+limit`` (``limit`` None: all the rest) of
-    ``partitions`` read newest first (descending sort key), one partition after the other.
+    ``partitions`` read newest first (descending sort key; ascending with ``oldest_first``),
+    one partition after the other.
 
     ``index`` is a model class (base table) or a GSI; each partition is a hash key with an
     optional sort-key condition. Partitions before the page are only counted."""
@@ -89,12 +92,12 @@ def page_across(
             key,
             range_condition,
             filter_condition,
-            scan_index_forward=False,
+            scan_index_forward=oldest_first,
             limit=want,
             # Unfiltered, read exactly what is needed. Filtered, a request's Limit counts items
             # read before filtering, so read more per request than the page needs (up to 1 MB)
             # rather than walk the partition ``want`` items at a time.
-            page_size=want if filter_condition is None or want is None else max(want, FILTERED_PAGE_SIZE),
+            page_size=query_limit(want if filter_condition is None or want is None else max(want, FILTERED_PAGE_SIZE)),
         )
         items += islice(results, skip, None)
         skip = 0

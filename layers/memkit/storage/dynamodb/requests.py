@@ -73,30 +73,8 @@ class TableRequests:
         return [future.result() for future in futures]
 
     def transact(self, fill: Callable[[TransactWrite], None]) -> None:
-        """One TransactWriteItems, applied at most once however often it is sent.
-
-        Every attempt carries the same ClientRequestToken, and DynamoDB answers a repeated token
-        (for 10 minutes) with success without applying it again; that makes botocore's own
-        retries safe. A 5xx or a broken connection leaves the outcome unknown: the commit may
-        have happened and only its answer got lost. The same transaction is then sent again
-        until DynamoDB answers it (for up to 10 s), rather than reporting a write that may have
-        been applied as failed; a throttle before that (nothing written) is raised as it is."""
-        connection = self.models.table_connection.connection
-        token = str(uuid.uuid4())
-        deadline = time.monotonic() + UNKNOWN_OUTCOME_DEADLINE_SECONDS
-        unknown = False
-        attempt = 0
-        while True:
-            try:
-                with TransactWrite(connection=connection, client_request_token=token) as transaction:
-                    fill(transaction)
-                return
-            except TransactWriteError as error:
-                unknown = unknown or outcome_unknown(error)
-                if not (unknown and (outcome_unknown(error) or transient(error))) or time.monotonic() > deadline:
-                    raise
-                backoff(attempt)
-                attempt += 1
+        """One TransactWriteItems of what ``fill`` adds, applied at most once (``transact``)."""
+        transact(self.models.table_connection.connection, fill)
 
     def batch_get(self, keys: Iterable[tuple[str, str]]) -> list[Any]:
         """BatchGetItem (strongly consistent) in pages of 100, retrying unprocessed keys."""
@@ -162,6 +140,34 @@ class TableRequests:
                 # idempotent, so the same transaction can simply be sent again.
                 backoff(attempt)
                 attempt += 1
+
+
+def transact(connection: Any, fill: Callable[[TransactWrite], None]) -> None:
+    """One TransactWriteItems of what ``fill`` adds on ``connection`` (a pynamodb connection),
+    applied at most once however often it is sent.
+
+    Every attempt carries the same ClientRequestToken, and DynamoDB answers a repeated token
+    (for 10 minutes) with success without applying it again; that makes botocore's own
+    retries safe. A 5xx or a broken connection leaves the outcome unknown: the commit may
+    have happened and only its answer got lost. The same transaction is then sent again
+    until DynamoDB answers it (for up to 10 s), rather than reporting a write that may have
+    been applied as failed; a throttle before that (nothing written) is raised as it is.
+    Errors stay pynamodb's."""
+    token = str(uuid.uuid4())
+    deadline = time.monotonic() + UNKNOWN_OUTCOME_DEADLINE_SECONDS
+    unknown = False
+    attempt = 0
+    while True:
+        try:
+            with TransactWrite(connection=connection, client_request_token=token) as transaction:
+                fill(transaction)
+            return
+        except TransactWriteError as error:
+            unknown = unknown or outcome_unknown(error)
+            if not (unknown and (outcome_unknown(error) or transient(error))) or time.monotonic() > deadline:
+                raise
+            backoff(attempt)
+            attempt += 1
 
 
 def write_if(write: Callable[[], Any], table_name: str) -> bool:

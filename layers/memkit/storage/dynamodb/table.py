@@ -25,7 +25,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from memkit.clients.aws import share_session_with
-from memkit.errors import ConfigurationError
+from memkit.errors import ConfigurationError, PayloadTooLargeError
 from memkit.models import format_ts, parse_ts
 from memkit.storage.common import dumps
 from memkit.storage.dynamodb.errors import translated_errors
@@ -185,6 +185,15 @@ def item_size(serialized: dict[str, dict[str, Any]]) -> int:
                 size += len(value) // 2 + 2
             else:
                 size += 1
+    return size
+
+
+def checked_size(item: Any, what: str) -> int:
+    """The item's size in bytes as DynamoDB counts it; ``PayloadTooLargeError`` naming
+    ``what`` when it is over the 400 KB item limit (check before writing anything)."""
+    size = item_size(item.serialize())
+    if size > MAX_ITEM_BYTES:
+        raise PayloadTooLargeError(f"{what} is {size} bytes as a DynamoDB item, over DynamoDB's 400 KB item limit")
     return size
 
 

@@ -15,16 +15,8 @@ from typing import Any, NamedTuple
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from memkit.errors import PayloadTooLargeError
 from memkit.models import Message, Resource, Thread
-from memkit.storage.dynamodb.table import (
-    MAX_ITEM_BYTES,
-    JSONTextAttribute,
-    TableModels,
-    TimestampAttribute,
-    entity_class,
-    item_size,
-)
+from memkit.storage.dynamodb.table import JSONTextAttribute, TableModels, TimestampAttribute, checked_size, entity_class
 from memkit.storage.memory.dynamodb.keys import (
     METADATA_ATTRIBUTE_PREFIX,
     POINTER_SK,
@@ -159,11 +151,7 @@ def thread_item(items: MemoryItems, thread: Thread) -> Any:
         gsi2_pk=partition,
         gsi2_sk=thread_updated_sort_key(thread.updated_at, thread.id),
     )
-    size = item_size(item.serialize())
-    if size > MAX_ITEM_BYTES:
-        raise PayloadTooLargeError(
-            f"Thread {thread.id} is {size} bytes as a DynamoDB item, over DynamoDB's 400 KB item limit"
-        )
+    checked_size(item, f"Thread {thread.id}")
     return item
 
 
@@ -179,12 +167,7 @@ def message_item(items: MemoryItems, message: Message) -> tuple[Any, int]:
         created_at=message.created_at,
         content=message.content.model_dump(mode="json"),
     )
-    size = item_size(item.serialize())
-    if size > MAX_ITEM_BYTES:
-        raise PayloadTooLargeError(
-            f"Message {message.id} is {size} bytes as a DynamoDB item, over DynamoDB's 400 KB item limit"
-        )
-    return item, size
+    return item, checked_size(item, f"Message {message.id}")
 
 
 def pointer_item(items: MemoryItems, message: Message, *, foreign: bool) -> Any:

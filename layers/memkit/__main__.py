@@ -1,0 +1,7 @@
+"""``python -m memkit <command>``: see ``memkit.cli``."""
+
+import sys
+
+from memkit.cli import main
+
+sys.exit(main())
