@@ -1,1 +1,1 @@
-"""memkit benchmarks (`make bench`). Each module measures one issue's budgets and returns rows."""
+"""memkit benchmarks (`make bench`). Each module measures one part's budgets (docs/) and returns rows."""

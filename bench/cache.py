@@ -155,5 +155,5 @@ def run(stack: Any) -> list[tuple[str, list[dict[str, Any]]]]:
         _row("cold (cached, first turn)", cold, rest=True),
         _row("uncached: our DynamoDB store alone (Mastra's store: ~7 requests)", uncached, rest=False),
     ]
-    budget = {"turn": "budget (issue 5)", "DynamoDB requests (max)": "warm 1 / cold <= 3", "Upstash REST calls (max)": "warm <= 2"}
+    budget = {"turn": "budget (docs/cache.md)", "DynamoDB requests (max)": "warm 1 / cold <= 3", "Upstash REST calls (max)": "warm <= 2"}
     return [("Agent turn with the Upstash cache (get thread, last 20, working memory, save 2)", rows + [budget])]

@@ -1,4 +1,4 @@
-"""Semantic recall (issue 6): what one recall costs (topK 4, messageRange 1) and how long it takes.
+"""Semantic recall (docs/recall.md): what one recall costs (topK 4, messageRange 1) and how long it takes.
 
 * **Budget.** One ``Memory.recall`` with semantic recall: embedding calls, vector queries and
   storage calls, counted by proxies around the embedder, the vector store and the store, on

@@ -1,4 +1,4 @@
-"""Recall quality (issue 14): does semantic recall find the message that answers a question when
+"""Recall quality (docs/recall.md, the README's embedders): does semantic recall find the message that answers a question when
 the two share no word? Per embedder, on a conversation set of its own, with the cost of each.
 
 * **The set** (``bench/recall_quality.json``): four users, four threads each, 86 messages; 47

@@ -1,4 +1,4 @@
-"""Storage budgets (issue 2): DynamoDB requests, items read and capacity per operation, at
+"""Storage budgets (docs/dynamodb.md): DynamoDB requests, items read and capacity per operation, at
 thread lengths 20, 1,000 and 5,000, on DynamoDB Local; the same operations' latency on libSQL.
 
 Request and item counts come from ``RequestCounter`` (a botocore event hook), so they are what

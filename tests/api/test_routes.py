@@ -1,4 +1,4 @@
-"""Every route and request quirk of mastra-routes.md, in process over ASGI, on both stores."""
+"""Every route and request quirk of docs/http-api.md, in process over ASGI, on both stores."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""A static model of a Python package's modules and imports, and the structural rules issue 12
-sets for memkit, evaluated on it.
+"""A static model of a Python package's modules and imports, and the structural rules memkit keeps
+(docs/architecture.md), evaluated on it.
 
 Sources are parsed with ``ast`` and never imported, so a check costs a few hundred milliseconds
 and cannot be fooled by import-time side effects. What counts as an import:

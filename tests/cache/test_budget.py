@@ -1,4 +1,4 @@
-"""The agent turn budget of issue 5 on DynamoDB Local: warm 1 DynamoDB request and at most 2
+"""The agent turn budget of docs/cache.md on DynamoDB Local: warm 1 DynamoDB request and at most 2
 Upstash REST calls, cold at most 3 DynamoDB requests; and the turn reads the right data."""
 
 from __future__ import annotations

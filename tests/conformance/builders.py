@@ -137,7 +137,7 @@ def create_thread(store: MemoryStorage, resource_id: str | None = None, **kwargs
 
 
 def ownership_error_text(thread_id: str, owner_resource_id: str, queried_resource_id: str) -> str:
-    """The contract's exact wording for a thread addressed with another resource's id."""
+    """The memory model's exact wording (docs/memory-model.md) for a thread addressed with another resource's id."""
     return (
         f"Thread with id {thread_id} is for resource with id {owner_resource_id} "
         f"but resource {queried_resource_id} was queried."
@@ -146,7 +146,7 @@ def ownership_error_text(thread_id: str, owner_resource_id: str, queried_resourc
 
 # ---------------------------------------------------------------- expectations
 
-#: Keys the contract forbids (pattern ^[a-zA-Z_][a-zA-Z0-9_]*$, at most 128 characters, no
+#: Keys the memory model forbids (pattern ^[a-zA-Z_][a-zA-Z0-9_]*$, at most 128 characters, no
 #: __proto__/prototype/constructor), by test id.
 INVALID_METADATA_KEYS = {
     "__proto__": "__proto__",
@@ -161,7 +161,7 @@ INVALID_METADATA_KEYS = {
 
 
 def acceptable_orders(items: Sequence[Any], attribute: str, direction: str) -> list[list[str]]:
-    """Id orders a listing may return. The contract fixes the timestamp direction and breaks ties
+    """Id orders a listing may return. The memory model fixes the timestamp direction and breaks ties
     by id without saying in which id direction; either is a total order, so both are accepted
     (but the same one for every tie)."""
     descending = direction == "DESC"

@@ -1,8 +1,8 @@
 """Backends the conformance suite runs against.
 
 ``BACKENDS`` is the one registry: a name (the test id, so ``-k libsql`` selects a backend) mapped
-to how to open a store for one test and what the contract leaves up to the backend. A new
-backend, e.g. the cache decorator over libSQL, is one more entry::
+to how to open a store for one test and what the memory model (docs/memory-model.md) leaves up
+to the backend. A new backend, e.g. the cache decorator over libSQL, is one more entry::
 
     "cached-libsql": Backend(open=lambda request: CachedMemoryStorage(_open_libsql(request), ...)),
 """
@@ -26,7 +26,7 @@ DYNAMODB_MAX_ITEM_BYTES = 400 * 1024
 
 @dataclass(frozen=True)
 class Backend:
-    """How to open a store for one test, plus the behaviours the contract lets a backend choose."""
+    """How to open a store for one test, plus the behaviours the memory model lets a backend choose."""
 
     open: Callable[[pytest.FixtureRequest], MemoryStorage]
     #: The service's hard limit on one stored item; a larger message must fail with

@@ -1,4 +1,4 @@
-"""Thread clone: the new thread, its copied messages, the subsets, and the two contract errors."""
+"""Thread clone: the new thread, its copied messages, the subsets, and its two errors (docs/memory-model.md)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_clone_takes_the_given_id_resource_title_and_metadata(memory_store, sour
 
     thread = result.thread
     assert (thread.id, thread.resource_id, thread.title) == (new_id, new_owner, "My branch")
-    # Whether the source's own metadata carries over is not fixed by the contract; the given keys must.
+    # Whether the source's own metadata carries over is not fixed by the memory model; the given keys must.
     assert (thread.metadata["branch"], thread.metadata["depth"]) == ("b", 1)
     assert thread.metadata["clone"]["sourceThreadId"] == source.id
     # The copies belong to the new owner, so the owner can read them and the old one cannot see the thread

@@ -1,4 +1,4 @@
-"""The DynamoDB request budgets of issue 2, counted on DynamoDB Local.
+"""The DynamoDB request budgets of docs/dynamodb.md, counted on DynamoDB Local.
 
 Request counts and items read are deterministic, so each budget is an exact assertion on what
 ``RequestCounter`` saw, next to a check that the answer itself is right (a cheap wrong answer
@@ -359,7 +359,7 @@ def test_deleting_a_thread_costs_at_most_n_over_25_writes_plus_key_queries(store
 
     # Then: one GetItem (owner), one transaction (thread + resource counter), the key query,
     # and delete transactions of 100 for the messages and their id pointers (2n deletes):
-    # ⌈n/50⌉, inside the issue's budget of ⌈n/25⌉ writes plus the key queries
+    # ⌈n/50⌉, inside the budget of ⌈n/25⌉ writes plus the key queries (docs/dynamodb.md)
     operations = counter.operations()
     sweeps = math.ceil(2 * n / 100)
     assert sweeps <= math.ceil(n / 25)

@@ -251,7 +251,7 @@ def _message_content_schemas() -> dict[str, dict[str, Any]]:
 
 
 def _response_schemas() -> dict[str, dict[str, Any]]:
-    """Response schema per route handler name (the Mastra shapes of mastra-routes.md)."""
+    """Response schema per route handler name (Mastra's shapes: docs/http-api.md)."""
     thread, message = _ref("Thread"), _ref("Message")
     page = {
         "total": COUNT,

@@ -75,7 +75,7 @@ logger = logging.getLogger("memkit.cache")
 
 T = TypeVar("T")
 
-# Raised by the stores before they write anything (the port's all-or-nothing contract).
+# Raised by the stores before they write anything (writes are all or nothing: docs/memory-model.md).
 _NOTHING_WRITTEN_ERRORS = (ValidationError, NotFoundError, OwnershipError, PayloadTooLargeError, ForbiddenError)
 
 

@@ -6,7 +6,7 @@ plain-http data plane is named with its scheme, ``pinecone://http://host:port``)
 ``PINECONE_API_KEY`` (a value or a ``secretsmanager:`` reference, resolved on first use). The index must be a dense
 index with the embedder's dimension and the cosine metric; memkit never creates indexes.
 
-Design (each point fixes a flaw of Mastra's adapter, see issue 6):
+Design (each point fixes a flaw of Mastra's adapter; docs/recall.md):
 
 * **One namespace per resource.** A query names its namespace, so a resource can never see
   another's vectors, and erasing a resource is one ``delete(delete_all=True)``.
