@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from infra.local import stack
-from tests.dynamodb_faults import DynamoDBFaults
-from tests.openai_stub import OpenAIStub
+from tests.support.dynamodb_faults import DynamoDBFaults
+from tests.support.openai_stub import OpenAIStub
 
 TEST_ENVIRONMENT = {**stack.LOCAL_AWS_ENVIRONMENT, "MEMKIT_CREATE_TABLES": "1"}
 

@@ -19,7 +19,7 @@ import httpx
 
 from memkit.config import AgentRegistry, MemoryConfig
 from memkit.models import format_ts
-from tests.api.lambda_events import LambdaContext, LambdaResponse, http_api_event
+from tests.support.lambda_events import LambdaContext, LambdaResponse, http_api_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_HANDLER_PATH = REPO_ROOT / "functions" / "api" / "app.py"

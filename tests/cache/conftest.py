@@ -13,7 +13,7 @@ from memkit.cache.cached_store import CachedMemoryStorage
 from memkit.models import Message, Resource, Thread
 from memkit.storage.factory import create_memory_storage
 from tests.cache.support import container
-from tests.conformance.builders import make_messages, make_thread
+from tests.storage.memory.builders import make_messages, make_thread
 
 pytestmark = pytest.mark.redis
 

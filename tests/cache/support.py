@@ -85,3 +85,24 @@ def snapshot(store: MemoryStorage, thread_id: str, resource_id: str) -> dict[str
 def assert_fresh(cached: MemoryStorage, truth: MemoryStorage, thread_id: str, resource_id: str) -> None:
     """``cached`` answers every turn read exactly as the store does right now."""
     assert snapshot(cached, thread_id, resource_id) == snapshot(truth, thread_id, resource_id)
+
+
+BUDGET_TABLE = "memkit-cache-budget"
+
+
+def dynamodb_behind_the_cache(url: str, token: str) -> CachedMemoryStorage:
+    """The turn budgets' store: DynamoDB Local behind the local Upstash gateway, as bench/cache.py
+    measures it."""
+    from bench.cache import cached_store
+    from memkit.storage.memory.dynamodb.store import DynamoDBStore
+
+    return cached_store(DynamoDBStore(BUDGET_TABLE, create_table=True), url, token)
+
+
+def expected_reads(truth: MemoryStorage, thread_id: str, resource_id: str) -> list[object]:
+    return [
+        truth.get_thread(thread_id).to_wire(),
+        truth.list_messages(newest(thread_id, 20, resource_id)).to_wire(),
+        truth.get_resource(resource_id).to_wire(),
+    ]
+

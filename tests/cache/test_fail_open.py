@@ -10,7 +10,7 @@ import pytest
 from memkit.cache.base import request_scope
 from memkit.storage.factory import create_memory_storage
 from tests.cache.support import assert_fresh, container
-from tests.conformance.builders import create_thread, make_messages
+from tests.storage.memory.builders import create_thread, make_messages
 
 pytestmark = pytest.mark.redis
 

@@ -28,7 +28,7 @@ from memkit.cache.upstash import UpstashCache
 from memkit.models import ListMessagesInput, Message, MessageUpdate
 from memkit.storage.factory import create_memory_storage
 from tests.cache.conftest import Containers
-from tests.conformance.builders import at, make_message, make_thread, new_resource_id
+from tests.storage.memory.builders import at, make_message, make_thread, new_resource_id
 
 pytestmark = pytest.mark.redis
 

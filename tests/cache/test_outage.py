@@ -17,7 +17,7 @@ from memkit.cache.cached_store import CachedMemoryStorage
 from memkit.cache.coherence import BREAKER_THRESHOLD
 from memkit.cache.upstash import UpstashCache
 from tests.cache.support import assert_fresh, newest
-from tests.conformance.builders import ids, make_messages, make_thread
+from tests.storage.memory.builders import ids, make_messages, make_thread
 
 pytestmark = pytest.mark.redis
 

@@ -52,28 +52,3 @@ def test_the_api_reads_through_the_cache_configured_from_the_environment(upstash
         # Ownership is enforced from the cached thread exactly as from the store
         assert client.get(path, params={**newest, "resourceId": "someone-else"}).status_code == 403
     runtime.close()
-
-
-def test_one_api_request_reads_through_one_cache_view(upstash_gateway, tmp_path: Path):
-    # Given a warm cache for a thread and its resource (route handlers run inside request_scope)
-    settings = Settings.from_env(
-        {"MEMKIT_STORAGE_URL": f"file:{tmp_path / 'memkit.db'}", "MEMKIT_CACHE": "upstash", **upstash_gateway.env}
-    )
-    runtime = Runtime(settings)
-    store = runtime.storage()
-    thread_id, resource_id = uid("thr"), uid("res")
-    with anyio.from_thread.start_blocking_portal() as portal:
-        client = ApiClient(create_app(runtime), portal)
-        client.post("/api/memory/threads", json={"threadId": thread_id, "resourceId": resource_id})
-        path = f"/api/memory/threads/{thread_id}/working-memory"
-        client.post(path, json={"workingMemory": "# User\n- name: Ada", "resourceId": resource_id})
-        assert client.get(path, params={"resourceId": resource_id}).status_code == 200
-
-        # When one request reads the thread (owner check) and the resource (working memory)
-        before = store.backend.rest_calls
-        response = client.get(path, params={"resourceId": resource_id})
-
-        # Then both reads came from a single REST call
-        assert response.status_code == 200 and response.json()["workingMemory"] == "# User\n- name: Ada"
-        assert store.backend.rest_calls - before == 1
-    runtime.close()

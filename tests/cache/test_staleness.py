@@ -4,14 +4,18 @@ that run the other container's request at the exact point where production could
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import redis
 
+from bench.cache import agent_turn, exchange, seed_conversation
 from memkit.cache.base import request_scope
+from memkit.cache.cached_store import CachedMemoryStorage
 from memkit.cache.entries import ThreadEntry
 from memkit.models import CloneThreadInput, MessageUpdate
-from tests.cache.support import assert_fresh, newest, snapshot
-from tests.conformance.builders import create_thread, ids, make_message, make_messages
+from tests.cache.support import assert_fresh, container, dynamodb_behind_the_cache, expected_reads, newest, snapshot
+from tests.storage.memory.builders import create_thread, ids, make_message, make_messages
 
 pytestmark = pytest.mark.redis
 
@@ -212,3 +216,27 @@ def test_a_save_that_also_moves_a_message_out_of_a_thread_leaves_that_thread_fre
     for thread in (first, second):
         assert_fresh(a, truth, thread.id, thread.resource_id)
         assert_fresh(b, truth, thread.id, thread.resource_id)
+
+
+@pytest.fixture
+def budget_cached(dynamodb_endpoint: str, upstash_gateway) -> Iterator[CachedMemoryStorage]:
+    store = dynamodb_behind_the_cache(upstash_gateway.url, upstash_gateway.token)
+    yield store
+    store.close()
+
+
+@pytest.mark.dynamodb
+def test_a_warm_turn_sees_a_save_made_by_another_container(budget_cached, upstash_gateway):
+    cached = budget_cached
+    truth = cached.inner
+    other = container(truth, upstash_gateway.url, upstash_gateway.token, namespace=cached.namespace)
+    thread = seed_conversation(truth)
+    agent_turn(cached, thread.id, thread.resource_id, exchange(thread, 2))
+    # Another container answers the user meanwhile
+    elsewhere = exchange(thread, 2)
+    other.save_messages(elsewhere)
+    expected = expected_reads(truth, thread.id, thread.resource_id)
+    read = agent_turn(cached, thread.id, thread.resource_id, exchange(thread, 2))
+    assert [item.to_wire() for item in read] == expected
+    assert {m.id for m in elsewhere} <= {m.id for m in read[1].messages}
+    other.backend.close()  # not other.close(): the store is shared

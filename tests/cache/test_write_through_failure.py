@@ -15,7 +15,7 @@ from infra.local import stack
 from memkit.cache import cached_store
 from memkit.storage.factory import create_memory_storage
 from tests.cache.support import assert_fresh, container
-from tests.conformance.builders import create_thread, make_messages
+from tests.storage.memory.builders import create_thread, make_messages
 
 pytestmark = pytest.mark.redis
 

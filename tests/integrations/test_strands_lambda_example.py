@@ -13,7 +13,7 @@ import pytest
 
 from memkit import Memory
 from memkit.settings import get_settings
-from tests.api.lambda_events import LambdaContext, LambdaResponse, http_api_event
+from tests.support.lambda_events import LambdaContext, LambdaResponse, http_api_event
 from tests.api.support import load_module, uid
 from tests.infrastructure.test_template import _run_sam
 from tests.integrations.scripted_strands import ScriptedModel, text, tool_use

@@ -10,9 +10,9 @@ from memkit.errors import RetryableError
 from memkit.jobs.inprocess import InProcessQueue
 from memkit.runtime import Runtime
 
-from tests.openai_stub import OpenAIStub
+from tests.support.openai_stub import OpenAIStub
 
-from .conftest import message, seed_thread, stored_title, title_job, unique, wait_for
+from tests.support.jobs import message, seed_thread, stored_title, title_job, unique, wait_for
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from memkit.jobs.inprocess import InProcessQueue
 from memkit.jobs.sqs import SqsQueue
 from memkit.settings import Settings
 
-from .conftest import QueuePair
+from tests.support.jobs import QueuePair
 
 pytestmark = pytest.mark.sqs
 

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from memkit.errors import RetryableError
 from memkit.storage.memory.dynamodb.store import DynamoDBStore
-from tests.dynamodb_faults import DynamoDBFaults, without_sdk_retries
+from tests.support.dynamodb_faults import DynamoDBFaults, without_sdk_retries
 
 pytestmark = pytest.mark.dynamodb
 

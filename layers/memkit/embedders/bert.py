@@ -16,7 +16,7 @@ The computation, per sequence of token ids with its attention mask:
 
 Padding never changes a sequence's result: padded keys get no attention weight, and padded
 positions are left out of the mean. So a text embeds the same alone or in any batch, up to
-float32 rounding (``tests/recall/test_local_embedder.py`` checks it).
+float32 rounding (``tests/embedders/test_local.py`` checks it).
 
 float32 throughout, like the reference implementation; matrix products go to numpy's BLAS.
 """

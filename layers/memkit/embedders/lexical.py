@@ -38,7 +38,7 @@ from memkit.errors import ConfigurationError
 # Weights per feature kind. Whole words carry the meaning, bigrams reward phrases, trigrams
 # only break ties and bridge inflections the stemmer misses, so they must not drown the words (a
 # word has ~len+2 trigrams). Set by reasoning, not fitted: on the recall test set
-# (tests/recall/conversations.json) ranks barely move for bigrams 0.4-0.6 and trigrams 0-0.2.
+# (tests/memory/conversations.json) ranks barely move for bigrams 0.4-0.6 and trigrams 0-0.2.
 UNIGRAM_WEIGHT = 1.0
 BIGRAM_WEIGHT = 0.5
 TRIGRAM_WEIGHT = 0.1

@@ -2,7 +2,7 @@
 every OpenTelemetry SDK's HTTP exporter and the only one Python's has.
 
 Imported only when a request is protobuf: protobuf and the OTLP message classes cost about
-30 ms to import, which no other request pays (tests/observability_ingest checks it). The
+30 ms to import, which no other request pays (tests/otlp checks it). The
 request is read into the OTLP/JSON shape ``memkit.otlp.spans`` reads, with ids as hex and
 integers as ints, so both encodings go through one mapping.
 """

@@ -2,7 +2,7 @@
 
 Mastra's ``datasets`` and ``experiments`` storage domains (``@mastra/core``, as Mastra's
 LibSQLStore implements them), in memkit's terms. Every adapter passes
-``tests/domains/test_datasets.py``; the semantics and where they differ from Mastra's are in
+``tests/storage/datasets/test_datasets.py``; the semantics and where they differ from Mastra's are in
 ``docs/domains.md``.
 
 **Versions.** A dataset starts at version 0. Every change to its items (an add, a batch

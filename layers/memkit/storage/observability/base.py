@@ -4,7 +4,7 @@ A trace is the spans sharing a ``traceId``; its root span (no ``parentSpanId``) 
 the trace in listings. Exporters create a span when it starts and update it when it ends
 (``batch-with-updates``), so updates are partial and must not lose a concurrent update of
 the same span: like workflow runs, a span carries a version token and the read-merge-write
-loop here retries on a lost race. Every adapter passes ``tests/domains/test_observability.py``.
+loop here retries on a lost race. Every adapter passes ``tests/storage/observability/test_observability.py``.
 
 ``status`` is given explicitly or derived at each write: ``error`` when the span has an
 error, ``running`` while it has no ``endedAt``, else ``success``.

@@ -4,7 +4,7 @@ A score is written once per scorer run and then read in lists: by scorer, by run
 (the agent or workflow that was scored), by trace span, and by batch or dataset. Every list
 is paginated ``{scores, total, page, perPage, hasMore}``, newest first (createdAt, then id,
 descending). Fields beyond the ones below (``scorer``, ``entity``, prompts, step results...)
-round-trip untouched. Every adapter passes ``tests/domains/test_scores.py``.
+round-trip untouched. Every adapter passes ``tests/storage/scores/test_scores.py``.
 """
 
 from __future__ import annotations

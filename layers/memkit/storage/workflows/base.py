@@ -2,7 +2,7 @@
 
 A snapshot is the workflow engine's JSON state of one run (Mastra's ``WorkflowRunState``); the
 store keeps it opaque except for its top-level ``status``, which it copies out so runs can be
-listed by status. Every adapter passes ``tests/domains/test_workflows.py``.
+listed by status. Every adapter passes ``tests/storage/workflows/test_workflows.py``.
 
 Concurrent updates. Steps of one run finish in parallel and each records its result in the
 same snapshot, so ``update_run`` is a read-modify-write guarded by a per-run ``version``: an
