@@ -766,6 +766,20 @@ def test_update_messages_with_null_content_metadata_clears_it_and_keeps_the_rest
     assert content["parts"] == [{"type": "text", "text": "keep"}]
 
 
+def test_update_messages_merges_content_metadata_into_an_object_when_the_stored_one_is_not(memory_store, thread):
+    # Given a message saved with content.metadata that is not an object (content keeps what it is given)
+    original = memory_store.save_messages([make_message(thread, content=text_content("keep", metadata="a note"))])[0]
+
+    # When an update merges keys into it
+    [updated] = memory_store.update_messages(
+        [parse_model(MessageUpdate, {"id": original.id, "content": {"metadata": {"k": 1}}})]
+    )
+
+    # Then the keys land in an object of their own, on every store alike
+    assert stored(memory_store, original).to_wire()["content"]["metadata"] == {"k": 1}
+    assert wire(updated) == wire(stored(memory_store, original))
+
+
 def test_update_messages_replaces_given_parts_and_content_text(memory_store, thread):
     original = memory_store.save_messages(
         [make_message(thread, content=text_content("old", content="old legacy", metadata={"kept": True}))]

@@ -1,5 +1,5 @@
-"""Write rules both memory stores share: task names, what a clone creates, and the tenant checks
-of resource-bound writes (``docs/memory-model.md``)."""
+"""Write rules both memory stores share: task names, what a clone creates, what a message update
+makes of a message, and the tenant checks of resource-bound writes (``docs/memory-model.md``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from memkit.errors import ForbiddenError, ValidationError
-from memkit.models import CloneThreadInput, Message, Thread, format_ts
+from memkit.models import CloneThreadInput, Message, MessageUpdate, Thread, deep_merge, format_ts, parse_model
 
 # Task names end up in SQL JSON paths and DynamoDB set values: identifiers only.
 _TASK_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -68,3 +68,25 @@ def check_tenant_attribution(messages: Sequence[Message], tenant: str | None) ->
     for message in messages:
         if message.resource_id != tenant:
             raise ForbiddenError(f"The caller may not access resource {message.resource_id}")
+
+
+def apply_message_update(message: Message, update: MessageUpdate) -> Message:
+    """``message`` with a partial update applied: ``content.metadata`` deep-merges (an explicit
+    null replaces it, as inside any deep merge, and as Mastra does), every other given field
+    replaces. The result is validated again, so an update cannot store an invalid message."""
+    data = message.model_dump()
+    for field in ("thread_id", "resource_id", "role", "type", "created_at"):
+        if field in update.model_fields_set and getattr(update, field) is not None:
+            data[field] = getattr(update, field)
+    if update.content is not None:
+        patch = update.content
+        content = data["content"]
+        content.update(patch.model_extra or {})
+        if "metadata" in patch.model_fields_set:
+            existing = content.get("metadata")
+            content["metadata"] = (
+                None
+                if patch.metadata is None
+                else deep_merge(existing if isinstance(existing, dict) else {}, patch.metadata)
+            )
+    return parse_model(Message, data, what=f"update of message {message.id}")

@@ -22,14 +22,14 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from memkit.errors import ConflictError, NotFoundError
-from memkit.models import Message, MessageUpdate, deep_merge, parse_model, utc_now, validate_id
+from memkit.models import Message, MessageUpdate, utc_now, validate_id
 from memkit.storage.dynamodb.errors import is_condition_failure
 from memkit.storage.dynamodb.requests import MAX_TRANSACTION_ACTIONS, MAX_TRANSACTION_BYTES, backoff
 from memkit.storage.memory.base import MessageLocation, SaveReceipt, UpdateReceipt
 from memkit.storage.memory.dynamodb.access import MAX_PLAN_ATTEMPTS, MemoryPart, check_tenant
 from memkit.storage.memory.dynamodb.items import message_item, pointer_item
 from memkit.storage.memory.dynamodb.keys import POINTER_SK, THREAD_SK, pointer_pk, thread_pk, thread_updated_sort_key
-from memkit.storage.memory.rules import check_tenant_attribution
+from memkit.storage.memory.rules import apply_message_update, check_tenant_attribution
 
 # Two actions per message (message + pointer) plus one thread update fit in 100 actions.
 MESSAGES_PER_TRANSACTION = 49
@@ -387,7 +387,7 @@ class MessageWrites(MemoryPart):
             for update in updates:
                 base = updated.get(update.id) or current.get(update.id)
                 if base is not None:
-                    updated[update.id] = _apply_update(base, update)
+                    updated[update.id] = apply_message_update(base, update)
             if not updated:
                 return UpdateReceipt([], {})
             for message in updated.values():
@@ -454,28 +454,3 @@ class MessageWrites(MemoryPart):
             except _StalePlan:
                 backoff(attempt)
         raise ConflictError("Messages kept changing while they were being deleted; retry")
-
-
-def _apply_update(message: Message, update: MessageUpdate) -> Message:
-    """``content.metadata`` deep-merges; every other given field replaces."""
-    changes: dict[str, Any] = {}
-    for name in ("thread_id", "resource_id", "role", "type", "created_at"):
-        value = getattr(update, name)
-        if value is not None:
-            changes[name] = value
-    data = message.model_dump(mode="json", by_alias=True)
-    if update.content is not None:
-        patch = update.content.model_dump(mode="json", exclude_unset=True)
-        content = dict(data["content"])
-        for key, value in patch.items():
-            if key == "metadata" and isinstance(value, dict):
-                content["metadata"] = deep_merge(content.get("metadata"), value)
-            else:
-                content[key] = value
-        data["content"] = content
-    for name, value in changes.items():
-        data[_CAMEL.get(name, name)] = value
-    return parse_model(Message, data, what=f"update of message {message.id}")
-
-
-_CAMEL = {"thread_id": "threadId", "resource_id": "resourceId", "created_at": "createdAt"}

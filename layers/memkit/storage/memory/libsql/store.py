@@ -32,7 +32,6 @@ from memkit.models import (
     Resource,
     Thread,
     ThreadPage,
-    deep_merge,
     format_ts,
     page_meta,
     parse_model,
@@ -96,6 +95,7 @@ from memkit.storage.memory.libsql.schema import (
     thread_params,
 )
 from memkit.storage.memory.rules import (
+    apply_message_update,
     check_tenant_attribution,
     clone_message,
     clone_thread_record,
@@ -280,7 +280,7 @@ class LibSQLStore(MemoryStorage):
                 before = message_from_row(row)
                 # An id updated twice: where it was before the first of them.
                 previous.setdefault(before.id, MessageLocation(before.thread_id, before.resource_id))
-                after = _apply_message_update(before, update)
+                after = apply_message_update(before, update)
                 check_tenant_attribution([after], tenant)
                 if after.thread_id != before.thread_id:
                     self._require_threads(conn, {after.thread_id}, tenant=tenant)
@@ -533,27 +533,6 @@ def _message_page(
 def _dedupe_and_sort(messages: Iterable[Message], *, descending: bool) -> list[Message]:
     unique = {message.id: message for message in messages}
     return sorted(unique.values(), key=message_sort_key, reverse=descending)
-
-
-def _apply_message_update(message: Message, update: MessageUpdate) -> Message:
-    """``content.metadata`` deep-merges; every other given field replaces."""
-    data = message.model_dump()
-    for field in ("thread_id", "resource_id", "role", "type", "created_at"):
-        if field in update.model_fields_set and getattr(update, field) is not None:
-            data[field] = getattr(update, field)
-    if update.content is not None:
-        patch = update.content
-        content = data["content"]
-        content.update(patch.model_extra or {})
-        if "metadata" in patch.model_fields_set:
-            # An explicit null replaces, as inside any deep merge (and as Mastra does).
-            existing = content.get("metadata")
-            content["metadata"] = (
-                None
-                if patch.metadata is None
-                else deep_merge(existing if isinstance(existing, dict) else {}, patch.metadata)
-            )
-    return parse_model(Message, data, what="message update")
 
 
 def _merge_resource_sql(set_working_memory: bool, metadata: dict[str, Any] | None) -> tuple[str, list[Any]]:
